@@ -1,0 +1,17 @@
+"""gmcnn — image inpainting with Generative Multi-column CNNs (Wang et al., NeurIPS 2018).
+
+Quick start::
+
+    from gmcnn import Inpainter
+    inpainter = Inpainter.from_pretrained()          # the embedded default model, offline
+    result = inpainter(image, mask)                  # PIL or uint8 array in, same type and size out
+
+Masks: white / non-zero / True = hole (to fill). Pixels outside the mask are returned byte-identical.
+"""
+
+from gmcnn.inference import Inpainter, inpaint
+from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
+
+__version__ = "0.1.0"
+
+__all__ = ["GMCNN", "GMCNNConfig", "Inpainter", "__version__", "inpaint"]

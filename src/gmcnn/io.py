@@ -1,0 +1,111 @@
+"""Reading and writing image files: EXIF orientation applied, ICC profile / EXIF kept, alpha kept, format kept.
+
+Every failure a user can cause (missing, broken, unsupported or huge file) raises :class:`UserError` or
+``FileNotFoundError`` with a message that says what was expected. Writes are atomic: a crash never leaves a
+half-written output file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from gmcnn.checkpoint import atomic_write
+from gmcnn.errors import UserError
+
+# 100 megapixels: well above phone photos (12-50 MP) and 8K frames, well below what a 24 GB machine can hold.
+MAX_PIXELS = 100_000_000
+SUPPORTED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")
+_EXTENSIONS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+IMAGE_EXTENSIONS = tuple(_EXTENSIONS)
+
+
+def format_for_path(path: str | os.PathLike[str]) -> str:
+    """PIL format name for a file name's extension; a ``UserError`` for extensions we do not write."""
+    ext = Path(path).suffix.lower()
+    if ext not in _EXTENSIONS:
+        raise UserError(f"unsupported output extension {ext or '(none)'!r} for {path}: use one of {list(_EXTENSIONS)}")
+    return _EXTENSIONS[ext]
+
+
+def _open(fp: Any, name: str, max_pixels: int) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit is checked below from the header; PIL's global one only for extreme files.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(fp)
+    except UnidentifiedImageError:
+        raise UserError(f"{name} is not an image in a supported format ({', '.join(SUPPORTED_FORMATS)})") from None
+    except Image.DecompressionBombError:
+        raise UserError(f"{name} is too large: more than {max_pixels:,} pixels") from None
+    fmt = img.format
+    if fmt not in SUPPORTED_FORMATS:
+        raise UserError(f"{name} is a {fmt} image; supported formats are {', '.join(SUPPORTED_FORMATS)}")
+    w, h = img.size
+    if w * h > max_pixels:
+        raise UserError(f"{name} is {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,}")
+    try:
+        img.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UserError(f"{name} is damaged or truncated ({exc})") from None
+    oriented = ImageOps.exif_transpose(img)  # a copy with the orientation applied and the tag reset
+    oriented.format = fmt  # type: ignore[misc]  # PIL drops it on copies; save_image(like=...) needs it
+    return oriented
+
+
+def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open an image file with its EXIF orientation applied; ``.format`` and ``.info`` (ICC, EXIF) are kept."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, expected an image file")
+    with open(path, "rb") as fh:
+        return _open(fh, str(path), max_pixels)
+
+
+def decode_image(data: bytes, *, name: str = "upload", max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Like :func:`load_image` for bytes (HTTP uploads)."""
+    if not data:
+        raise UserError(f"{name} is empty (0 bytes)")
+    return _open(io.BytesIO(data), name, max_pixels)
+
+
+def _save_kwargs(image: Image.Image, fmt: str, like: Image.Image | None) -> dict[str, Any]:
+    info = dict(like.info) if like is not None else dict(image.info)
+    kwargs: dict[str, Any] = {}
+    if info.get("icc_profile"):
+        kwargs["icc_profile"] = info["icc_profile"]
+    if like is not None and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        exif = like.getexif()
+        if exif:
+            exif[0x0112] = 1  # pixels are stored upright now; keep the tag from rotating them again
+            kwargs["exif"] = exif.tobytes()
+    if fmt == "JPEG":
+        kwargs.update(quality=95, subsampling=0)
+    elif fmt == "WEBP":
+        kwargs.update(lossless=bool(like is not None and like.info.get("lossless")), quality=95)
+    return kwargs
+
+
+def encode_image(image: Image.Image, fmt: str, *, like: Image.Image | None = None) -> bytes:
+    """Encode to bytes in ``fmt`` keeping ``like``'s ICC profile and EXIF (orientation reset)."""
+    fmt = fmt.upper()
+    if fmt not in SUPPORTED_FORMATS:
+        raise UserError(f"cannot write {fmt}; supported formats are {', '.join(SUPPORTED_FORMATS)}")
+    if fmt == "JPEG" and image.mode in ("RGBA", "LA", "P"):
+        raise UserError(f"JPEG cannot store an image with alpha (mode {image.mode}); write PNG or WEBP")
+    buf = io.BytesIO()
+    image.save(buf, format=fmt, **_save_kwargs(image, fmt, like))
+    return buf.getvalue()
+
+
+def save_image(image: Image.Image, path: str | os.PathLike[str], *, like: Image.Image | None = None) -> Path:
+    """Write ``image`` atomically; the format follows the extension, metadata follows ``like``."""
+    data = encode_image(image, format_for_path(path), like=like)
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))

@@ -1,0 +1,95 @@
+"""Export format: round trip, integrity checks, wrapper prefixes, official checkpoints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from gmcnn.checkpoint import export_generator, load_generator, strip_wrappers
+from gmcnn.convert import load_official, official_to_ours
+from gmcnn.errors import UserError
+from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
+
+from conftest import tiny_generator
+
+
+def test_export_round_trip(tmp_path: Path) -> None:
+    g = tiny_generator(3)
+    meta_path = export_generator(g, tmp_path, training={"image_size": 128, "mask_type": "rect"})
+    meta = json.loads(meta_path.read_text())
+    assert meta["contract"]["mask_polarity"] == "1=hole" and meta["contract"]["size_multiple"] == 4
+    g2, meta2 = load_generator(tmp_path)
+    assert meta2["training"]["image_size"] == 128
+    for (k, a), (k2, b) in zip(g.state_dict().items(), g2.state_dict().items(), strict=True):
+        assert k == k2 and torch.equal(a, b)
+
+
+def test_damaged_export_is_refused(tmp_path: Path) -> None:
+    export_generator(tiny_generator(), tmp_path)
+    data = bytearray((tmp_path / "generator.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (tmp_path / "generator.safetensors").write_bytes(bytes(data))
+    with pytest.raises(UserError, match="sha256"):
+        load_generator(tmp_path)
+
+
+def test_wrong_format_and_version(tmp_path: Path) -> None:
+    export_generator(tiny_generator(), tmp_path)
+    meta = json.loads((tmp_path / "generator.json").read_text())
+    (tmp_path / "generator.json").write_text(json.dumps({**meta, "version": 99}))
+    with pytest.raises(UserError, match="version 99"):
+        load_generator(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        load_generator(tmp_path / "elsewhere")
+
+
+def test_strip_wrappers() -> None:
+    s = strip_wrappers({"module._orig_mod.EB1.0.weight": torch.zeros(1), "EB1.0.bias": torch.zeros(1)})
+    assert set(s) == {"EB1.0.weight", "EB1.0.bias"}
+
+
+def test_official_checkpoint_in_official_layout_loads(tmp_path: Path) -> None:
+    """A file built exactly like the official release (plain state dict, maybe DataParallel prefixes)."""
+    torch.manual_seed(0)
+    official = GMCNN(GMCNNConfig(cnum=32))
+    state = {f"module.{k}": v.clone() for k, v in official.state_dict().items()}
+    path = tmp_path / "20_net_GM.pth"
+    torch.save(state, path)
+    g = load_official(path)
+    assert g.config.cnum == 32
+    assert torch.equal(g.EB3[17].weight, official.EB3[17].weight)
+
+
+def test_official_loader_refuses_wrong_files(tmp_path: Path) -> None:
+    bad = tmp_path / "x.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, bad)
+    with pytest.raises(UserError, match="EB1.0.weight"):
+        load_official(bad)
+    (tmp_path / "junk.pth").write_bytes(b"junk")
+    with pytest.raises(UserError, match="cannot read"):
+        load_official(tmp_path / "junk.pth")
+
+    class Evil:
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            return (print, ("pwned",))
+
+    torch.save({"EB1.0.weight": Evil()}, tmp_path / "evil.pth")
+    with pytest.raises(UserError, match="weights_only"):
+        load_official(tmp_path / "evil.pth")
+
+
+def test_shape_mismatch_is_readable(tmp_path: Path) -> None:
+    state = tiny_generator().state_dict()
+    state["EB1.0.weight"] = torch.zeros(4, 4, 3, 3)
+    with pytest.raises(UserError, match="shape mismatch"):
+        from gmcnn.checkpoint import load_state_strict
+
+        load_state_strict(tiny_generator(), state, source="x")
+
+
+def test_nested_official_dicts() -> None:
+    inner = {"EB1.0.weight": torch.zeros(1)}
+    assert set(official_to_ours({"netG": inner})) == {"EB1.0.weight"}

@@ -1,0 +1,106 @@
+"""`gmcnn inpaint` end to end on real files, and every bad-input path (one line on stderr, no traceback)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gmcnn.cli import main
+
+
+def _mask_png(path: Path, h: int, w: int) -> np.ndarray:
+    m = np.zeros((h, w), np.uint8)
+    m[h // 4 : h // 2, w // 4 : w // 2] = 255
+    Image.fromarray(m).save(path)
+    return m > 0
+
+
+def test_single_file_keeps_format_icc_and_known_pixels(tmp_path: Path, photo: np.ndarray, tiny_export: Path) -> None:
+    src = tmp_path / "photo.png"
+    Image.fromarray(photo[:100, :140]).save(src, icc_profile=b"icc-bytes")
+    m = _mask_png(tmp_path / "mask.png", 100, 140)
+    out = tmp_path / "out.png"
+    assert main(["inpaint", str(src), "--mask", str(tmp_path / "mask.png"), "-o", str(out), "--model", str(tiny_export)]) == 0
+    res = Image.open(out)
+    assert res.format == "PNG" and res.info.get("icc_profile") == b"icc-bytes"
+    arr = np.asarray(res)
+    assert np.array_equal(arr[~m], photo[:100, :140][~m]) and not np.array_equal(arr[m], photo[:100, :140][m])
+
+
+def test_folder_with_matched_masks_skip_existing_and_one_bad_file(
+    tmp_path: Path, photo: np.ndarray, tiny_export: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images, masks, out = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
+    images.mkdir(), masks.mkdir()
+    Image.fromarray(photo[:64, :80]).save(images / "a.jpg")
+    Image.fromarray(photo[100:164, :80]).save(images / "b.png")
+    Image.fromarray(photo[:64, :64]).save(images / "c.png")  # its mask has the wrong size
+    (images / "d.png").write_bytes(b"broken")
+    _mask_png(masks / "a.png", 64, 80)
+    _mask_png(masks / "b_mask.png", 64, 80)
+    _mask_png(masks / "c.png", 64, 80)
+    _mask_png(masks / "d.png", 64, 80)
+    code = main(["inpaint", str(images), "-m", str(masks), "-o", str(out), "--model", str(tiny_export), "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "b.png"]
+    assert Image.open(out / "a.jpg").format == "JPEG"
+    assert "c.png" in err and "does not match image size 64x64" in err and "d.png" in err
+    assert "2 of 4 images failed" in err and "Traceback" not in err
+    before = (out / "a.jpg").stat().st_mtime_ns
+    main(["inpaint", str(images), "-m", str(masks), "-o", str(out), "--model", str(tiny_export), "-q", "--skip-existing"])
+    assert (out / "a.jpg").stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize(
+    "case,expected",
+    [
+        ("missing_input", "no such input"),
+        ("missing_mask", "no such mask"),
+        ("size_mismatch", "does not match image size"),
+        ("broken_image", "not an image"),
+        ("huge", "more than the limit"),
+        ("bad_ext", "unsupported output extension"),
+        ("no_mask_in_folder", "no mask for"),
+    ],
+)
+def test_bad_input_one_clear_line(tmp_path: Path, photo: np.ndarray, tiny_export: Path, case: str, expected: str) -> None:
+    src, mask, out = tmp_path / "p.png", tmp_path / "m.png", tmp_path / "o.png"
+    Image.fromarray(photo[:64, :64]).save(src)
+    _mask_png(mask, 64, 64)
+    extra: list[str] = []
+    if case == "missing_input":
+        src = tmp_path / "nothing.png"
+    elif case == "missing_mask":
+        mask = tmp_path / "nothing.png"
+    elif case == "size_mismatch":
+        _mask_png(mask, 32, 64)
+    elif case == "broken_image":
+        src.write_bytes(b"\x89PNG broken")
+    elif case == "huge":
+        extra = ["--max-pixels", "100"]
+    elif case == "bad_ext":
+        out = tmp_path / "o.xyz"
+    elif case == "no_mask_in_folder":
+        mask = tmp_path / "empty_masks"
+        mask.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "gmcnn", "inpaint", str(src), "-m", str(mask), "-o", str(out),
+         "--model", str(tiny_export), *extra],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_help_lists_subcommands() -> None:
+    proc = subprocess.run([sys.executable, "-m", "gmcnn", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0
+    for name in ("inpaint", "train", "eval", "bench", "serve", "export", "convert", "corpus"):
+        assert name in proc.stdout

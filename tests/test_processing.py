@@ -1,0 +1,145 @@
+"""Conversions: round trips, polarity, mask normalisation, padding, windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gmcnn import processing as P
+from gmcnn.errors import UserError
+
+
+def test_rgb_tensor_round_trip_is_exact(photo: np.ndarray) -> None:
+    t = P.rgb_to_tensor(photo)
+    assert t.shape == (1, 3, *photo.shape[:2]) and float(t.min()) >= -1 and float(t.max()) <= 1
+    assert np.array_equal(P.tensor_to_rgb(t), photo)
+
+
+def test_tensor_to_rgb_rounds_instead_of_truncating() -> None:
+    # 100.6 / 127.5 - 1 : truncation would give 100, rounding 101.
+    t = torch.full((1, 3, 1, 1), 100.6 / 127.5 - 1)
+    assert P.tensor_to_rgb(t)[0, 0, 0] == 101
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        np.array([[0, 1], [1, 0]], dtype=bool),
+        np.array([[0, 1], [1, 0]], dtype=np.uint8),
+        np.array([[0, 255], [255, 0]], dtype=np.uint8),
+        np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32),
+        Image.fromarray(np.array([[0, 255], [255, 0]], dtype=np.uint8), "L"),
+        Image.fromarray(np.array([[0, 255], [255, 0]], dtype=np.uint8), "L").convert("1"),
+        Image.fromarray(np.array([[0, 255], [255, 0]], dtype=np.uint8), "L").convert("RGB"),
+    ],
+)
+def test_mask_forms_agree_white_is_hole(mask: object) -> None:
+    assert P.normalize_mask(mask).tolist() == [[False, True], [True, False]]
+
+
+def test_rgba_mask_uses_painted_alpha() -> None:
+    rgba = np.zeros((2, 2, 4), dtype=np.uint8)
+    rgba[0, 1] = (255, 0, 0, 255)  # a red stroke on a transparent layer
+    assert P.normalize_mask(Image.fromarray(rgba, "RGBA")).tolist() == [[False, True], [False, False]]
+
+
+def test_soft_edges_are_thresholded_but_a_photo_is_refused(photo: np.ndarray) -> None:
+    soft = np.zeros((100, 100), dtype=np.uint8)
+    soft[40:60, 40:60] = 255
+    soft[39, 40:60] = 128  # one anti-aliased row
+    assert P.normalize_mask(soft).sum() == 20 * 21
+    with pytest.raises(UserError, match="not binary"):
+        P.normalize_mask(photo[..., 0])
+
+
+def test_mask_size_mismatch_names_both_sizes() -> None:
+    with pytest.raises(UserError, match=r"mask size 3x2 does not match image size 5x4"):
+        P.normalize_mask(np.zeros((2, 3), bool), (4, 5))
+
+
+@pytest.mark.parametrize("bad", [np.full((2, 2), 1.5, np.float32), np.full((2, 2), -3, np.int16), "mask.png"])
+def test_bad_masks_are_refused(bad: object) -> None:
+    with pytest.raises(UserError):
+        P.normalize_mask(bad)
+
+
+@pytest.mark.parametrize("shape,mode", [((5, 7), "L"), ((5, 7, 3), "RGB"), ((5, 7, 4), "RGBA"), ((5, 7, 1), "L")])
+def test_split_merge_round_trip_numpy(shape: tuple[int, ...], mode: str) -> None:
+    arr = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    user = P.split_image(arr)
+    assert user.mode == mode and user.rgb.shape == (5, 7, 3)
+    back = P.merge_image(user.rgb, user)
+    assert isinstance(back, np.ndarray) and back.shape == arr.shape and np.array_equal(back, arr)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA"])
+def test_split_merge_round_trip_pil(mode: str) -> None:
+    arr = np.random.default_rng(0).integers(0, 256, (6, 4, 4), dtype=np.uint8)
+    img = Image.fromarray(arr, "RGBA").convert(mode)
+    back = P.merge_image(P.split_image(img).rgb, P.split_image(img))
+    assert isinstance(back, Image.Image) and back.mode == mode
+    assert np.array_equal(np.asarray(back), np.asarray(img))
+
+
+def test_palette_images_come_back_as_rgb() -> None:
+    img = Image.fromarray(np.zeros((4, 4, 3), np.uint8)).convert("P")
+    assert P.split_image(img).mode == "RGB"
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 4, 3), np.float32), np.zeros((4, 4, 2), np.uint8), [[1, 2]]])
+def test_bad_images_are_refused(bad: object) -> None:
+    with pytest.raises(UserError):
+        P.split_image(bad)  # type: ignore[arg-type]
+
+
+def test_sixteen_bit_images_are_refused() -> None:
+    with pytest.raises(UserError, match="8-bit"):
+        P.split_image(Image.new("I;16", (4, 4)))
+
+
+@pytest.mark.parametrize("size", [(5, 9), (196, 200), (300, 17), (1, 1)])
+def test_pad_unpad_round_trip(size: tuple[int, int]) -> None:
+    x = torch.rand(1, 3, *size)
+    m = torch.zeros(1, 1, *size)
+    xp, mp, pads = P.pad_to_fit(x, m, multiple=4, min_size=196)
+    assert xp.shape[-1] % 4 == 0 and xp.shape[-2] % 4 == 0 and min(xp.shape[-2:]) >= 196
+    assert mp.shape[-2:] == xp.shape[-2:]
+    assert torch.equal(P.unpad(xp, pads), x)
+
+
+def test_valid_sizes_are_not_padded() -> None:
+    x = torch.rand(1, 3, 200, 256)
+    xp, _, pads = P.pad_to_fit(x, torch.zeros(1, 1, 200, 256), multiple=4, min_size=196)
+    assert pads == (0, 0, 0, 0) and xp is x
+
+
+def test_grow_and_feather() -> None:
+    m = np.zeros((21, 21), bool)
+    m[10, 10] = True
+    grown = P.grow_mask(m, 4)
+    assert grown[10, 6] and grown[10, 14] and not grown[10, 5]
+    assert grown.sum() < 81  # rounder than a 9x9 square
+    w = P.feather_weights(m, 4)
+    assert w[10, 10] == 1 and 0 < w[10, 13] < w[10, 12] < 1 and w[10, 15] == 0
+
+
+def test_hole_boxes_and_context_windows() -> None:
+    m = np.zeros((400, 600), bool)
+    m[10:30, 20:60] = True
+    m[300:350, 500:590] = True
+    boxes = sorted(P.hole_boxes(m), key=lambda b: b.top)
+    assert boxes == [P.Box(10, 20, 20, 40), P.Box(300, 500, 50, 90)]
+    wins = P.context_windows(m, margin=0.5, min_margin=16, min_side=64)
+    for b in boxes:  # every hole lies inside some window, and windows stay inside the image
+        assert any(w.top <= b.top and w.left <= b.left and w.bottom >= b.bottom and w.right >= b.right for w in wins)
+    assert all(w.top >= 0 and w.left >= 0 and w.bottom <= 400 and w.right <= 600 for w in wins)
+    merged = P.context_windows(m, margin=5.0, min_margin=16, min_side=64)
+    assert len(merged) == 1
+
+
+def test_resize_mask_keeps_every_hole_pixel() -> None:
+    m = np.zeros((100, 100), bool)
+    m[50, 50] = True
+    assert P.resize_mask(m, (10, 10)).sum() == 1
