@@ -61,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, ValueError, FileNotFoundError, PermissionError) as exc:
         print(f"gmcnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"gmcnn {args.command}: interrupted", file=sys.stderr)
         return 130

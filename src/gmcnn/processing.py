@@ -108,13 +108,12 @@ def split_image(image: Image.Image | np.ndarray) -> UserImage:
 def merge_image(rgb: np.ndarray, like: UserImage) -> Image.Image | np.ndarray:
     """Inverse of :func:`split_image`: same type, mode/shape and alpha as ``like``."""
     if like.mode in ("L", "LA"):
-        # Grey in, grey out: the luma of the fill (known pixels are pasted back by the caller).
-        channels = [np.asarray(Image.fromarray(rgb, "RGB").convert("L"))]
+        # Grey in, grey out: the luma of the fill; for grey pixels (R = G = B) PIL's luma is exact.
+        arr = np.asarray(Image.fromarray(rgb, "RGB").convert("L"))
     else:
-        channels = [rgb[..., i] for i in range(3)]
+        arr = rgb
     if like.alpha is not None:
-        channels.append(like.alpha)
-    arr = channels[0] if len(channels) == 1 else np.stack(channels, axis=2)
+        arr = np.concatenate([arr.reshape(*arr.shape[:2], -1), like.alpha[..., None]], axis=2)
     if like.kind == "numpy":
         src = like.source
         return arr.reshape(src.shape) if arr.size == src.size else arr

@@ -1,0 +1,310 @@
+"""The offline corpus: manifest rules, licence lookup, and builds from small real .deb files made on the spot."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gmcnn.cli import main
+from gmcnn.data import corpus
+from gmcnn.data.corpus import Entry
+from gmcnn.errors import UserError
+
+needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is not installed")
+FAKE_PKG = "mate-backgrounds"  # must be one of corpus.PACKAGES; the version below can't clash with Debian's
+FAKE_VERSION = "0.0~test-1"
+
+
+def _png(seed: int, size: tuple[int, int] = (256, 300)) -> bytes:
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _entry(name: str, data: bytes, *, split: str = "train", group: str | None = None, **over) -> Entry:
+    w, h = Image.open(io.BytesIO(data)).size
+    fields = dict(
+        name=name,
+        package=FAKE_PKG,
+        version=FAKE_VERSION,
+        path=f"usr/share/backgrounds/mate/nature/{name}",
+        sha256=hashlib.sha256(data).hexdigest(),
+        width=w,
+        height=h,
+        licence="GPL-2+",
+        group=group or name.split(".")[0],
+        split=split,
+    )
+    return Entry(**{**fields, **over})
+
+
+def _make_deb(cache: Path, files: dict[str, bytes], *, version: str = FAKE_VERSION) -> Path:
+    """A real, tiny .deb of FAKE_PKG holding ``files`` (installed path -> bytes)."""
+    root = cache / f"root-{version}"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {FAKE_PKG}\nVersion: {version}\nArchitecture: all\nMaintainer: test <t@example.org>\n"
+        "Description: test fixture\n"
+    )
+    for path, data in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    deb = cache / f"{FAKE_PKG}_{version}_all.deb"
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True, capture_output=True)
+    shutil.rmtree(root)
+    return deb
+
+
+@pytest.fixture
+def fixture_corpus(tmp_path: Path) -> tuple[Path, Path, list[Entry]]:
+    """A manifest of three photos (two scenes in train, one in val) and a cache holding their .deb."""
+    a, b, c = _png(1), _png(2), _png(3, (320, 256))
+    entries = [_entry("a.png", a, group="ab"), _entry("b.png", b, group="ab"), _entry("c.png", c, split="val")]
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    _make_deb(cache, {e.path: d for e, d in zip(entries, (a, b, c), strict=True)})
+    manifest = tmp_path / "manifest.csv"
+    corpus.write_manifest(entries, manifest)
+    return manifest, cache, entries
+
+
+@pytest.fixture
+def no_apt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """apt-get and apt-cache stand-ins that behave like a mirror without the requested version."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "apt-get").write_text("#!/bin/sh\necho \"E: Version '$2' was not found\" >&2\nexit 100\n")
+    (bin_dir / "apt-cache").write_text("#!/bin/sh\necho \"$2:\"\necho '  Candidate: 9.9-1'\n")
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+# ------------------------------------------------------------------------------------------ the manifest
+
+
+def test_committed_manifest_is_valid_and_split_by_scene():
+    entries = corpus.read_manifest()
+    val = [e for e in entries if e.split == "val"]
+    assert len(entries) >= 50
+    assert 0.08 <= len(val) / len(entries) <= 0.2
+    groups = {}
+    for e in entries:
+        assert groups.setdefault(e.group, e.split) == e.split
+        assert min(e.width, e.height) >= 256
+    # The split is reproducible from the group names alone.
+    assert corpus.assign_splits(e.group for e in entries) == groups
+
+
+def test_manifest_roundtrip(tmp_path, fixture_corpus):
+    _, _, entries = fixture_corpus
+    path = tmp_path / "again.csv"
+    corpus.write_manifest(entries, path)
+    assert sorted(corpus.read_manifest(path), key=str) == sorted(entries, key=str)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"package": "gimp-data"}, "is not one of"),
+        ({"path": "../etc/passwd"}, "path must be relative"),
+        ({"path": "/usr/share/x.png"}, "path must be relative"),
+        ({"sha256": "ABC"}, "sha256 must be"),
+        ({"width": 200}, "below 256 px"),
+        ({"split": "test"}, "split must be"),
+        ({"name": "A B.png"}, "name must be"),
+        ({"licence": ""}, "must not be empty"),
+    ],
+)
+def test_invalid_row_is_rejected(fixture_corpus, change, message):
+    _, _, entries = fixture_corpus
+    bad = [dataclasses.replace(entries[0], **change), *entries[1:]]
+    with pytest.raises(UserError, match=message):
+        corpus.validate_entries(bad)
+
+
+def test_duplicates_and_leaks_across_rows_are_rejected(fixture_corpus):
+    _, _, (a, b, c) = fixture_corpus
+    with pytest.raises(UserError, match="same sha256"):
+        corpus.validate_entries([a, dataclasses.replace(b, sha256=a.sha256), c])
+    with pytest.raises(UserError, match="same name"):
+        corpus.validate_entries([a, dataclasses.replace(b, name=a.name), c])
+    with pytest.raises(UserError, match="both train and val"):
+        corpus.validate_entries([a, dataclasses.replace(b, split="val"), c])
+    with pytest.raises(UserError, match="versions"):
+        corpus.validate_entries([a, dataclasses.replace(b, version="2"), c])
+    with pytest.raises(UserError, match="val split is empty"):
+        corpus.validate_entries([a, b])
+
+
+def test_manifest_with_wrong_columns_names_them(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("name,package\nx.png,opencv-doc\n")
+    with pytest.raises(UserError, match="expected columns"):
+        corpus.read_manifest(path)
+    with pytest.raises(UserError, match="not found"):
+        corpus.read_manifest(tmp_path / "missing.csv")
+
+
+def test_assign_splits_is_deterministic_and_keeps_groups_whole():
+    groups = [f"scene{i}" for i in range(50)]
+    split = corpus.assign_splits(groups)
+    assert split == corpus.assign_splits(reversed(groups))
+    assert sum(s == "val" for s in split.values()) == 6
+    # Dropping one train group moves no other group across the split.
+    dropped = next(g for g, s in split.items() if s == "train")
+    again = corpus.assign_splits(g for g in groups if g != dropped)
+    assert sum(again[g] != split[g] for g in again) <= 1
+
+
+# -------------------------------------------------------------------------------------------- licences
+
+COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+
+Files: *
+Copyright: someone
+License: GPL-2+
+
+Files: 20.04/Kleiber_by_Lukas_Baubkus.jpg
+       20.04/Other.jpg
+Copyright: 2020, Lukas
+License: CC-BY-SA-3.0
+
+License: GPL-2+
+ long text
+"""
+
+
+def test_licence_uses_source_paths_and_last_matching_stanza():
+    lic = corpus.copyright_licence
+    path = "usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg"
+    assert lic(COPYRIGHT, "lomiri-wallpapers-20.04", path) == "CC-BY-SA-3.0"
+    # Without the 20.04/ source prefix (another package) only the catch-all matches.
+    assert lic(COPYRIGHT, "ukui-wallpapers", path) == "GPL-2+"
+    with pytest.raises(UserError, match="no Files: stanza"):
+        lic("Format: x\n\nFiles: debian/*\nLicense: MIT\n", "ukui-wallpapers", path)
+
+
+# ---------------------------------------------------------------------------------------------- builds
+
+
+@needs_dpkg
+def test_build_writes_splits_and_verify_accepts(tmp_path, fixture_corpus, no_apt):
+    manifest, cache, entries = fixture_corpus
+    out = tmp_path / "corpus"
+    corpus.build(out, manifest=manifest, cache=cache)
+    assert sorted(p.name for p in (out / "train").iterdir()) == ["a.png", "b.png"]
+    assert [p.name for p in (out / "val").iterdir()] == ["c.png"]
+    assert (out / "val" / "c.png").read_bytes() == _png(3, (320, 256))
+    assert corpus.read_manifest(out / "manifest.csv") == corpus.read_manifest(manifest)
+    corpus.verify(out, manifest=manifest)
+    # A second build replaces the corpus in place (and finds the .deb in the cache again).
+    (out / "train" / "a.png").unlink()
+    corpus.build(out, manifest=manifest, cache=cache)
+    corpus.verify(out, manifest=manifest)
+    assert not list(tmp_path.glob(".corpus-*"))
+
+
+@needs_dpkg
+def test_changed_file_fails_naming_package_and_path(tmp_path, fixture_corpus, no_apt):
+    manifest, cache, (a, b, c) = fixture_corpus
+    corpus.write_manifest([a, dataclasses.replace(b, sha256="0" * 64), c], manifest)
+    out = tmp_path / "corpus"
+    with pytest.raises(UserError, match=rf"{FAKE_PKG} .*{b.path} changed"):
+        corpus.build(out, manifest=manifest, cache=cache)
+    assert not out.exists() and not list(tmp_path.glob(".corpus-*"))
+
+
+@needs_dpkg
+def test_missing_file_fails_and_keeps_the_old_corpus(tmp_path, fixture_corpus, no_apt):
+    manifest, cache, (a, b, c) = fixture_corpus
+    out = tmp_path / "corpus"
+    corpus.build(out, manifest=manifest, cache=cache)
+    corpus.write_manifest([a, b, c, dataclasses.replace(c, name="d.png", path="usr/d.png", sha256="1" * 64)], manifest)
+    with pytest.raises(UserError, match=r"usr/d.png is missing from the package"):
+        corpus.build(out, manifest=manifest, cache=cache)
+    corpus.write_manifest([a, b, c], manifest)
+    corpus.verify(out, manifest=manifest)
+
+
+@needs_dpkg
+def test_missing_package_version_says_what_apt_offers(tmp_path, fixture_corpus, no_apt):
+    manifest, cache, entries = fixture_corpus
+    corpus.write_manifest([dataclasses.replace(e, version="7.7-1") for e in entries], manifest)
+    with pytest.raises(UserError, match=rf"expects {FAKE_PKG} 7.7-1, apt offers 9.9-1"):
+        corpus.build(tmp_path / "corpus", manifest=manifest, cache=cache)
+
+
+@needs_dpkg
+def test_truncated_deb_in_the_cache_fails_naming_it(tmp_path, fixture_corpus, no_apt):
+    manifest, cache, _ = fixture_corpus
+    deb = next(cache.glob("*.deb"))
+    deb.write_bytes(deb.read_bytes()[:1500])
+    with pytest.raises(UserError, match=rf"{deb.name}.*delete it and rebuild"):
+        corpus.build(tmp_path / "corpus", manifest=manifest, cache=cache)
+
+
+@needs_dpkg
+def test_build_refuses_to_replace_a_folder_that_is_not_a_corpus(tmp_path, fixture_corpus, no_apt):
+    manifest, cache, _ = fixture_corpus
+    out = tmp_path / "photos"
+    out.mkdir()
+    (out / "precious.jpg").write_bytes(b"x")
+    with pytest.raises(UserError, match="is not a corpus"):
+        corpus.build(out, manifest=manifest, cache=cache)
+    assert (out / "precious.jpg").exists()
+
+
+@needs_dpkg
+def test_verify_finds_changed_and_stray_files(tmp_path, fixture_corpus, no_apt):
+    manifest, cache, _ = fixture_corpus
+    out = tmp_path / "corpus"
+    corpus.build(out, manifest=manifest, cache=cache)
+    (out / "val" / "extra.jpg").write_bytes(b"x")
+    with pytest.raises(UserError, match="extra.jpg is not in the manifest"):
+        corpus.verify(out, manifest=manifest)
+    (out / "val" / "extra.jpg").unlink()
+    (out / "train" / "a.png").write_bytes(_png(9))
+    with pytest.raises(UserError, match="a.png changed"):
+        corpus.verify(out, manifest=manifest)
+
+
+def test_cli_verify_reports_a_missing_corpus(tmp_path, capsys):
+    assert main(["corpus", "verify", str(tmp_path)]) == 2
+    assert "is missing" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------- real build
+
+
+def _debian_offers_manifest_versions() -> str | None:
+    """None when apt offers every package of the committed manifest at its version, else why not."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        return "apt-get/dpkg-deb not installed"
+    for package, version in sorted({(e.package, e.version) for e in corpus.read_manifest()}):
+        out = subprocess.run(["apt-cache", "policy", package], capture_output=True, text=True, timeout=60).stdout
+        if version not in out:
+            return f"this Debian release's apt index lacks {package} {version}"
+    return None
+
+
+@pytest.mark.slow
+def test_real_build_from_debian(tmp_path):
+    """Downloads ~250 MB (the four packages with kept photos) unless GMCNN_DEB_CACHE holds them already."""
+    reason = _debian_offers_manifest_versions()
+    if reason:
+        pytest.skip(reason)
+    cache = Path(os.environ.get("GMCNN_DEB_CACHE", tmp_path / "debs"))
+    assert main(["corpus", "build", str(tmp_path / "corpus"), "--cache", str(cache)]) == 0
+    entries = corpus.verify(tmp_path / "corpus")
+    assert len(entries) == len(corpus.read_manifest())
