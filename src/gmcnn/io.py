@@ -16,7 +16,7 @@ from typing import Any
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gmcnn.checkpoint import atomic_write
-from gmcnn.errors import UserError
+from gmcnn.errors import ImageTooLarge, UnsupportedImage, UserError
 
 # 100 megapixels: well above phone photos (12-50 MP) and 8K frames, well below what a 24 GB machine can hold.
 MAX_PIXELS = 100_000_000
@@ -40,15 +40,15 @@ def _open(fp: Any, name: str, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(fp)
     except UnidentifiedImageError:
-        raise UserError(f"{name} is not an image in a supported format ({', '.join(SUPPORTED_FORMATS)})") from None
+        raise UnsupportedImage(f"{name} is not an image in a supported format ({', '.join(SUPPORTED_FORMATS)})") from None
     except Image.DecompressionBombError:
-        raise UserError(f"{name} is too large: more than {max_pixels:,} pixels") from None
+        raise ImageTooLarge(f"{name} is too large: more than {max_pixels:,} pixels") from None
     fmt = img.format
     if fmt not in SUPPORTED_FORMATS:
-        raise UserError(f"{name} is a {fmt} image; supported formats are {', '.join(SUPPORTED_FORMATS)}")
+        raise UnsupportedImage(f"{name} is a {fmt} image; supported formats are {', '.join(SUPPORTED_FORMATS)}")
     w, h = img.size
     if w * h > max_pixels:
-        raise UserError(f"{name} is {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,}")
+        raise ImageTooLarge(f"{name} is {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,}")
     try:
         img.load()
     except (OSError, SyntaxError, ValueError) as exc:
@@ -88,6 +88,8 @@ def _save_kwargs(image: Image.Image, fmt: str, like: Image.Image | None) -> dict
             kwargs["exif"] = exif.tobytes()
     if fmt == "JPEG":
         kwargs.update(quality=95, subsampling=0)
+    elif fmt == "PNG":
+        kwargs["compress_level"] = 1  # lossless either way; level 6 costs 3x the time on 12 MP for ~3 % size
     elif fmt == "WEBP":
         kwargs.update(lossless=bool(like is not None and like.info.get("lossless")), quality=95)
     return kwargs

@@ -1,0 +1,309 @@
+"""`gmcnn eval`: run fill methods over a protocol's case set and report the metrics.
+
+Methods are named on the command line: a baseline of :mod:`gmcnn.evaluation.baselines` (``telea``, ``ns``,
+``biharmonic``, ``patchmatch``) or anything :meth:`gmcnn.Inpainter.from_pretrained` loads (``default``, a
+weights name, an export folder, a run directory, an official ``*_net_GM.pth``).
+
+Output folder::
+
+    cases/                 the case set (unless --data already was one), see gmcnn.evaluation.protocol
+    fills/METHOD/ID.png    every fill, so other tools (LPIPS, FID, viewers) can reuse them
+    results.csv            one row per case and method: every metric of gmcnn.evaluation.metrics + seconds
+    summary.md             mean per method (per coverage bin too), with the definitions and the machine
+    contact_sheet_N.png    input | each method | target, 8 cases a sheet, for the first 16 cases
+
+LPIPS and FID are not computed: both need pretrained backbone weights, which gmcnn never downloads; the
+saved fills and cases are laid out for running them with other tools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import os
+import platform
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from gmcnn.checkpoint import atomic_write
+from gmcnn.errors import UserError
+from gmcnn.evaluation import metrics
+from gmcnn.evaluation.baselines import baseline_names, get_baseline
+from gmcnn.evaluation.protocol import PROTOCOLS, CaseSet, build_cases, is_case_set, load_cases, write_png
+
+DEFAULT_METHODS: Final = "default,telea,ns,biharmonic,patchmatch"
+SHEET_ROWS: Final = 8
+SHEET_CASES: Final = 16
+# (column title, metric key, scale for display, digits, higher is better)
+COLUMNS: Final = (
+    ("PSNR", "psnr", 1.0, 2, True),
+    ("SSIM", "ssim", 1.0, 4, True),
+    ("L1 %", "l1", 100.0, 2, False),
+    ("hole PSNR", "psnr_hole", 1.0, 2, True),
+    ("hole SSIM", "ssim_hole", 1.0, 4, True),
+    ("hole L1 %", "l1_hole", 100.0, 2, False),
+    ("SSIM (skimage)", "ssim_skimage", 1.0, 4, True),
+    ("hole SSIM (skimage)", "ssim_skimage_hole", 1.0, 4, True),
+)
+BIN_METRICS: Final = ("psnr_hole", "ssim", "ssim_hole", "l1_hole")
+
+
+@dataclass(frozen=True)
+class Method:
+    """A named fill: a baseline or a loaded :class:`gmcnn.Inpainter`."""
+
+    label: str
+    fill: Callable[[np.ndarray, np.ndarray], Any]  # a Fill, or an Inpainter (which also takes PIL images)
+
+
+def load_methods(spec: str | Sequence[str], *, device: str = "auto") -> list[Method]:
+    """Build the methods named in ``spec`` (comma-separated or a list), in order.
+
+    Baseline names win; any other name goes to ``Inpainter.from_pretrained``. Labels (used in tables and
+    folder names) are the names, or the file/folder name for paths; duplicates are refused.
+    """
+    names = [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()]
+    if not names:
+        raise UserError(f"no methods given; e.g. --methods {DEFAULT_METHODS}")
+    methods: list[Method] = []
+    for name in names:
+        if name in baseline_names():
+            methods.append(Method(name, get_baseline(name)))
+            continue
+        from gmcnn.inference import Inpainter  # torch only when a model is evaluated
+
+        methods.append(Method(_label(name), Inpainter.from_pretrained(name, device=device)))
+    labels = [m.label for m in methods]
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise UserError(f"methods {dupes} are named twice; give each method once")
+    return methods
+
+
+def _label(name: str) -> str:
+    """Table/folder label of a method: the name, or for a path the meaningful file or folder name."""
+    path = Path(name)
+    if not path.exists():
+        return name
+    path = path.resolve()
+    # run/export/generator.json -> "run": the fixed file and folder names say nothing about the model.
+    while path.name in ("generator.json", "generator.safetensors", "export") and path.parent != path:
+        path = path.parent
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem if path.is_file() else path.name) or "model"
+
+
+def evaluate(cases: CaseSet, methods: Sequence[Method], out: str | Path, *, progress: bool = True) -> list[dict]:
+    """Fill every case with every method, save the fills, and return one metrics row per (case, method)."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    rows: list[dict[str, Any]] = []
+    sheet: list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = []
+    bar = tqdm(total=len(cases.cases) * len(methods), unit="fill", desc=f"eval {cases.protocol}", disable=not progress)
+    for index, case in enumerate(cases.cases):
+        target, hole = case.image(), case.mask()
+        masked = target.copy()
+        masked[hole] = 255  # the input as a user sees it: the hole painted white
+        fills = []
+        for method in methods:
+            start = time.perf_counter()
+            filled = np.asarray(method.fill(masked, hole))
+            seconds = time.perf_counter() - start
+            if filled.shape != target.shape or filled.dtype != np.uint8:
+                raise RuntimeError(
+                    f"{method.label} returned {filled.dtype} {filled.shape}, expected uint8 {target.shape}"
+                )
+            write_png(out / "fills" / method.label / f"{case.id}.png", filled)
+            rows.append(
+                {
+                    "case": case.id,
+                    "bin": case.bin,
+                    "coverage": case.coverage,
+                    "method": method.label,
+                    **metrics.all_metrics(filled, target, hole),
+                    "seconds": seconds,
+                }
+            )
+            fills.append(filled)
+            bar.update(1)
+        if index < SHEET_CASES:
+            sheet.append((masked, target, fills))
+    bar.close()
+    write_csv(out / "results.csv", rows)
+    for n, start in enumerate(range(0, len(sheet), SHEET_ROWS), 1):
+        contact_sheet(sheet[start : start + SHEET_ROWS], [m.label for m in methods]).save(
+            out / f"contact_sheet_{n}.png"
+        )
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write the per-case rows (atomically)."""
+    buf = io.StringIO()
+    fields = ["case", "bin", "coverage", "method", *metrics.METRIC_NAMES, "seconds"]
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    text = buf.getvalue()
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def contact_sheet(rows: list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]], labels: list[str]) -> Image.Image:
+    """A grid: one row per case, columns input (hole in white) | each method | target, titled on top."""
+    h, w = rows[0][0].shape[:2]
+    titles = ["input", *labels, "target"]
+    gap, head = 4, 20
+    sheet = Image.new("RGB", (len(titles) * (w + gap) - gap, head + len(rows) * (h + gap) - gap), "white")
+    draw = ImageDraw.Draw(sheet)
+    for col, title in enumerate(titles):
+        draw.text((col * (w + gap) + 4, 4), title, fill="black")
+    for r, (masked, target, fills) in enumerate(rows):
+        for col, tile in enumerate([masked, *fills, target]):
+            sheet.paste(Image.fromarray(tile), (col * (w + gap), head + r * (h + gap)))
+    return sheet
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else math.nan
+
+
+def _fmt(value: float, scale: float, digits: int) -> str:
+    return "inf" if math.isinf(value) else f"{value * scale:.{digits}f}"
+
+
+def _table(header: list[str], body: list[list[str]]) -> str:
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def _bold_best(cells: list[str], values: list[float], higher: bool) -> list[str]:
+    finite = [v for v in values if not math.isnan(v)]
+    if len(finite) < 2:
+        return cells
+    best = max(finite) if higher else min(finite)
+    return [f"**{c}**" if v == best else c for c, v in zip(cells, values, strict=True)]
+
+
+def summary_table(rows: list[dict[str, Any]], methods: list[str]) -> str:
+    """Mean of every metric per method (best value per column in bold), plus the number of cases and s/fill."""
+    by_method = {m: [r for r in rows if r["method"] == m] for m in methods}
+    columns = []
+    for _title, key, scale, digits, higher in COLUMNS:
+        values = [_mean([r[key] for r in by_method[m]]) for m in methods]
+        columns.append(_bold_best([_fmt(v, scale, digits) for v in values], values, higher))
+    body = []
+    for i, m in enumerate(methods):
+        seconds = _mean([r["seconds"] for r in by_method[m]])
+        body.append([m, str(len(by_method[m])), *(col[i] for col in columns), f"{seconds:.3f}"])
+    return _table(["method", "n", *(c[0] for c in COLUMNS), "s / fill"], body)
+
+
+def bin_table(rows: list[dict[str, Any]], methods: list[str], bins: list[str], key: str) -> str:
+    """One metric per method (rows) and coverage bin (columns)."""
+    title, scale, digits, higher = next((t, s, d, hb) for t, k, s, d, hb in COLUMNS if k == key)
+    grid = [[_mean([r[key] for r in rows if r["method"] == m and r["bin"] == b]) for b in bins] for m in methods]
+    cols = [
+        _bold_best([_fmt(g[j], scale, digits) for g in grid], [g[j] for g in grid], higher) for j in range(len(bins))
+    ]
+    body = [[m, *(cols[j][i] for j in range(len(bins)))] for i, m in enumerate(methods)]
+    return f"**{title}** by hole coverage\n\n" + _table(["method", *bins], body)
+
+
+def summary_markdown(rows: list[dict[str, Any]], cases: CaseSet, methods: list[str]) -> str:
+    """The whole summary.md: parameters, the main table, per-bin tables, definitions and the machine."""
+    parts = [
+        f"# gmcnn eval: `{cases.protocol}`",
+        "",
+        f"{len(cases.cases)} cases ({cases.num} crops of {cases.size}x{cases.size}, seed {cases.seed}) from "
+        f"`{cases.source}`; case set `{cases.root}`.",
+        "",
+        summary_table(rows, methods),
+    ]
+    if cases.bins != ["all"]:
+        for key in BIN_METRICS:
+            parts += ["", bin_table(rows, methods, cases.bins, key)]
+    parts += [
+        "",
+        "Means over cases; best per column in bold. PSNR: MATLAB `psnr` (peak 255, MSE over pixels x RGB). "
+        "SSIM: MATLAB `ssim` defaults on the RGB array as a 3-D volume (11x11x11 Gaussian, sigma 1.5, replicate "
+        "padding, K1 0.01, K2 0.03, mean of the full map), the GMCNN paper's setting. SSIM (skimage): "
+        "`structural_similarity(channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, "
+        'data_range=255)`, per-channel 2-D. L1: mean |difference| / 255, in percent. "hole" columns use only '
+        "the hole pixels (SSIM: mean of the SSIM map over them). The input given to every method has the hole "
+        "painted white; s / fill is wall time per call, including pre- and post-processing.",
+        "",
+        "LPIPS and FID: not computed (they need pretrained backbone weights, which gmcnn never downloads). The "
+        "fills are saved under `fills/` for tools that have them.",
+        "",
+        f"Machine: {machine_description()}.",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def machine_description() -> str:
+    """One line: CPU model, logical cores, OS, Python, and torch's threads when torch is loaded."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    system = f"{platform.system()} {platform.release()}"
+    text = f"{cpu}, {os.cpu_count()} logical cores, {system}, Python {platform.python_version()}"
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        text += f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    return text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="folder of source photos, or a case set written earlier")
+    parser.add_argument(
+        "--protocol", choices=sorted(PROTOCOLS), help="case protocol (needed unless --data is a case set)"
+    )
+    parser.add_argument(
+        "--methods",
+        default=DEFAULT_METHODS,
+        help=f"comma-separated: baselines {baseline_names()} and/or model names or paths (default: %(default)s)",
+    )
+    parser.add_argument("--out", required=True, help="output folder (results.csv, summary.md, contact sheets, fills)")
+    parser.add_argument("--num", type=int, default=100, help="number of crops when building cases (default 100)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the case set (default 0)")
+    parser.add_argument("--device", default="auto", help="device for models: auto, cpu, cuda (default auto)")
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    given_cases = is_case_set(args.data)
+    if not given_cases and not args.protocol:
+        raise UserError(f"--protocol is needed to build cases from {args.data}; choose one of {sorted(PROTOCOLS)}")
+    methods = load_methods(args.methods, device=args.device)  # before building cases: bad names fail fast
+    if given_cases:
+        cases = load_cases(args.data)
+        if args.protocol and args.protocol != cases.protocol:
+            raise UserError(f"{args.data} is a {cases.protocol!r} case set, not {args.protocol!r}")
+    else:
+        cases = build_cases(args.protocol, args.data, out / "cases", num=args.num, seed=args.seed)
+    rows = evaluate(cases, methods, out)
+    text = summary_markdown(rows, cases, [m.label for m in methods])
+    atomic_write(out / "summary.md", lambda tmp: tmp.write_text(text))
+    print(text)
+    return 0
+
+
+__all__ = ["Method", "add_arguments", "contact_sheet", "evaluate", "load_methods", "run", "summary_markdown"]

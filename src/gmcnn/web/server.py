@@ -1,0 +1,82 @@
+"""``gmcnn serve``: load the model once and serve the API and the painter page with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+import threading
+import time
+import webbrowser
+
+from gmcnn.errors import UserError
+from gmcnn.web.app import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_QUEUE_SIZE, create_app
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    parser.add_argument("--model", default="default", help="registry name or path of the weights (default: default)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--open", action="store_true", help="open the painter in the default browser")
+    parser.add_argument(
+        "--queue-size",
+        type=int,
+        default=DEFAULT_QUEUE_SIZE,
+        help=f"requests that may wait while one runs; more get 503 (default: {DEFAULT_QUEUE_SIZE})",
+    )
+    parser.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=DEFAULT_MAX_UPLOAD_BYTES / 2**20,
+        help=f"largest request body in MiB (default: {DEFAULT_MAX_UPLOAD_BYTES // 2**20})",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gmcnn.inference import Inpainter
+
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port must be between 0 and 65535, got {args.port}")
+    if args.queue_size < 0:
+        raise UserError(f"--queue-size must be >= 0, got {args.queue_size}")
+    if args.max_upload_mb <= 0:
+        raise UserError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
+    inpainter = Inpainter.from_pretrained(args.model, device=args.device)
+    app = create_app(inpainter, max_upload_bytes=int(args.max_upload_mb * 2**20), queue_size=args.queue_size)
+    if not _is_loopback(args.host):
+        print(
+            f"gmcnn serve: listening on {args.host}: anyone who can reach this address can use the model "
+            "(there is no authentication)",
+            file=sys.stderr,
+        )
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="info"))
+    if args.open:
+        threading.Thread(target=_open_when_started, args=(server, args.host), daemon=True).start()
+    server.run()
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _open_when_started(server: object, host: str) -> None:
+    """Open the page once uvicorn listens (the port may have been 0 = any free one)."""
+    for _ in range(600):
+        if getattr(server, "started", False):
+            break
+        time.sleep(0.05)
+    else:
+        return
+    sockets = [s for srv in getattr(server, "servers", []) for s in srv.sockets]
+    port = sockets[0].getsockname()[1] if sockets else None
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    webbrowser.open(f"http://{shown}:{port}/")
