@@ -1,0 +1,262 @@
+"""Training data: image folders and file lists -> ``Sample(image, mask, bbox)``.
+
+* :class:`ImageFileDataset` takes a list of paths; :class:`ImageFolderDataset` lists a folder recursively and
+  :class:`FileListDataset` reads a text file with one path per line (relative paths are relative to the file).
+* Files whose header cannot be read are dropped at construction with a warning and counted in ``skipped``;
+  a file that fails to decode later (truncated data) is replaced by the next readable one, also with a warning.
+* ``augment=True`` (training): a random square crop whose side is ``crop_scale`` x the short side (at least the
+  training size when the image allows it), resized to ``image_size``, and a random horizontal flip.
+  ``augment=False`` (validation): the centre square, resized.
+* Everything random about sample ``index`` — crop, flip and mask — comes from one ``np.random.Generator`` seeded
+  with ``(seed, rank, epoch, index)``: a sample is reproducible (and a resumed run sees the same data), with no
+  dependence on worker count or order. Call :meth:`ImageFileDataset.set_epoch` before each epoch.
+
+``Sample.image`` is float32 ``(3, H, W)`` RGB in [-1, 1]; ``Sample.mask`` float32 ``(1, H, W)``, 1 = hole;
+``Sample.bbox`` int64 ``(4,)`` = (top, left, height, width) of the hole's box (see :mod:`gmcnn.data.masks`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset, DistributedSampler
+
+from gmcnn.data.masks import MaskGenerator
+from gmcnn.errors import UserError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"})
+
+
+class Sample(NamedTuple):
+    """One training example (a NamedTuple so the default ``collate`` batches it field by field)."""
+
+    image: torch.Tensor  # (3, H, W) in [-1, 1]
+    mask: torch.Tensor  # (1, H, W), 1 = hole
+    bbox: torch.Tensor  # (4,) int64: top, left, height, width
+
+
+def list_images(root: str | os.PathLike[str]) -> list[Path]:
+    """All image files under ``root`` (recursive, sorted, hidden files and folders skipped)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"image folder {root} does not exist or is not a folder")
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found.extend(
+            Path(dirpath) / f for f in filenames if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS
+        )
+    return sorted(found)
+
+
+def read_file_list(list_file: str | os.PathLike[str]) -> list[Path]:
+    """Paths from a text file, one per line; blank lines and ``#`` comments ignored; relative to the file."""
+    list_file = Path(list_file)
+    base = list_file.parent
+    paths = []
+    for line in list_file.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            p = Path(line)
+            paths.append(p if p.is_absolute() else base / p)
+    return paths
+
+
+def split_paths(
+    paths: Sequence[Path], *, val_fraction: float, salt: str = "gmcnn-val"
+) -> tuple[list[Path], list[Path]]:
+    """Deterministic train/validation split by a hash of each file name.
+
+    A file stays on the same side when files are added or removed, unlike a shuffled split.
+
+    Returns:
+        ``(train, val)`` path lists.
+    """
+    train: list[Path] = []
+    val: list[Path] = []
+    for p in paths:
+        digest = hashlib.sha256(f"{salt}:{p.name}".encode()).digest()
+        (val if int.from_bytes(digest[:8], "big") / 2**64 < val_fraction else train).append(p)
+    return train, val
+
+
+def _readable(path: Path) -> bool:
+    try:
+        with Image.open(path) as im:
+            im.size  # noqa: B018 - reading the header is the check
+        return True
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
+
+
+class ImageFileDataset(Dataset[Sample]):
+    """Images from a list of paths, cropped and masked for training or validation.
+
+    Args:
+        paths: image files.
+        image_size: side of the square training images.
+        mask: mask generator ``(h, w, rng) -> (mask, bbox)``.
+        seed: base seed; samples are random in ``(seed, rank, epoch, index)``.
+        rank: distributed rank (different masks and crops per rank).
+        augment: random multi-scale crop + flip (training) instead of the centre crop (validation).
+        crop_scale: range of the crop side as a fraction of the image's short side (training only).
+        check_files: read every header now and drop unreadable files (counted in ``skipped``).
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        image_size: int,
+        mask: MaskGenerator,
+        seed: int = 0,
+        rank: int = 0,
+        augment: bool = True,
+        crop_scale: tuple[float, float] = (0.5, 1.0),
+        check_files: bool = True,
+    ) -> None:
+        files = [Path(p) for p in paths]
+        self.skipped = 0
+        if check_files:
+            good = [p for p in files if _readable(p)]
+            self.skipped = len(files) - len(good)
+            if self.skipped:
+                bad = sorted(set(files) - set(good))
+                warnings.warn(
+                    f"skipped {self.skipped} unreadable image file(s), e.g. {[str(p) for p in bad[:3]]}", stacklevel=2
+                )
+            files = good
+        if not files:
+            raise UserError("no readable images found (expected .jpg/.png/.webp/... files)")
+        if not 0 < crop_scale[0] <= crop_scale[1] <= 1:
+            raise ValueError(f"crop_scale must satisfy 0 < low <= high <= 1, got {crop_scale}")
+        self.paths = files
+        self.image_size = image_size
+        self.mask = mask
+        self.seed = seed
+        self.rank = rank
+        self.augment = augment
+        self.crop_scale = crop_scale
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the random crops and masks (call before building the epoch's iterator)."""
+        self.epoch = epoch
+
+    def rng(self, index: int) -> np.random.Generator:
+        """The generator behind sample ``index`` in the current epoch."""
+        return np.random.default_rng([self.seed, self.rank, self.epoch, index])
+
+    def __getitem__(self, index: int) -> Sample:
+        rng = self.rng(index)
+        # Draw the crop geometry before decoding, so the sample does not depend on which file finally loads.
+        scale, fx, fy, flip = rng.uniform(*self.crop_scale), rng.random(), rng.random(), rng.random() < 0.5
+        for offset in range(len(self.paths)):
+            path = self.paths[(index + offset) % len(self.paths)]
+            try:
+                image = self._load(path, scale=scale, fx=fx, fy=fy, flip=flip)
+                break
+            except (OSError, ValueError, SyntaxError) as exc:  # PIL raises all three for damaged files
+                warnings.warn(f"skipping unreadable image {path}: {exc}", stacklevel=2)
+                self.skipped += 1
+        else:
+            raise UserError("none of the dataset's images could be decoded")
+        mask, bbox = self.mask(self.image_size, self.image_size, rng)
+        return Sample(
+            image=torch.from_numpy(image).permute(2, 0, 1).float().div_(127.5).sub_(1.0),  # (3, H, W) in [-1, 1]
+            mask=torch.from_numpy(mask.astype(np.float32))[None],  # (1, H, W), 1 = hole
+            bbox=torch.tensor(bbox, dtype=torch.int64),
+        )
+
+    def _load(self, path: Path, *, scale: float, fx: float, fy: float, flip: bool) -> np.ndarray:
+        """Decode, crop a square and resize to ``image_size``; returns uint8 ``(S, S, 3)``."""
+        size = self.image_size
+        with Image.open(path) as im:
+            w, h = im.size
+            short = min(w, h)
+            if self.augment:
+                side = short * scale
+                side = max(side, min(short, size))  # do not upsample when the image is big enough
+                left, top = fx * (w - side), fy * (h - side)
+            else:
+                side = short
+                left, top = (w - side) / 2, (h - side) / 2
+            # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale when the crop is much larger than needed.
+            reduce = side / size
+            im.draft("RGB", (max(1, int(w / reduce)), max(1, int(h / reduce))))
+            k = im.size[0] / w
+            box = (left * k, top * k, (left + side) * k, (top + side) * k)
+            out = im.convert("RGB").resize((size, size), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
+            if flip and self.augment:
+                out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+            return np.array(out, dtype=np.uint8)  # a writable copy for torch.from_numpy
+
+
+class ImageFolderDataset(ImageFileDataset):
+    """Every image under ``root`` (recursive); see :class:`ImageFileDataset` for the options."""
+
+    def __init__(self, root: str | os.PathLike[str], **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(list_images(root), **kwargs)
+
+
+class FileListDataset(ImageFileDataset):
+    """Images named in a text file (one path per line); see :class:`ImageFileDataset` for the options."""
+
+    def __init__(self, list_file: str | os.PathLike[str], **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(read_file_list(list_file), **kwargs)
+
+
+def find_images(source: str | os.PathLike[str]) -> list[Path]:
+    """Image paths from a folder (recursive) or a file list (``.txt``)."""
+    source = Path(source)
+    if source.is_file():
+        return read_file_list(source)
+    return list_images(source)
+
+
+class ResumableSampler(DistributedSampler[int]):
+    """``DistributedSampler`` that can start an epoch part-way through (to resume a run where it stopped).
+
+    Shuffling depends only on ``(seed, epoch)``, so after ``set_position(epoch, skip)`` the remaining indices are
+    exactly those an uninterrupted run would have drawn.
+    """
+
+    def __init__(self, dataset: Dataset[Sample], *, num_replicas: int, rank: int, seed: int) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True)
+        self.skip = 0
+
+    def set_position(self, epoch: int, skip: int) -> None:
+        """Iterate epoch ``epoch`` from its ``skip``-th index (per replica)."""
+        self.set_epoch(epoch)
+        self.skip = skip
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(list(super().__iter__())[self.skip :])
+
+    def __len__(self) -> int:
+        return self.num_samples - self.skip
+
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "FileListDataset",
+    "ImageFileDataset",
+    "ImageFolderDataset",
+    "ResumableSampler",
+    "Sample",
+    "find_images",
+    "list_images",
+    "read_file_list",
+    "split_paths",
+]

@@ -1,0 +1,97 @@
+"""Reconstruction losses: confidence-driven hole L1 and known-region L1 (pure functions).
+
+Confidence weights (Wang et al. 2018, eq. 3): starting from ``K = 1 - M`` (1 on known pixels), repeat
+``W = blur(K) * M; K = (1 - M) + W``. ``W`` is 0 outside the hole and largest next to known pixels, decaying
+toward the hole's centre, so the L1 trusts pixels near the boundary more than the guesswork in the middle.
+
+Default blur: a **65x65 box filter, 7 iterations**. The official code calls its kernel a Gaussian of size 65 and
+"sigma" 1/40, but that sigma is in units of the window and it integrates the normal density only over
+``±(sigma + half a bin)`` around 0, so all 65 taps come out nearly equal: in effect a box. We name it what it is
+(same numbers as the official training) and offer a real Gaussian (``kernel="gaussian"``, ``sigma`` in pixels) as
+an option. Both are separable, so the blur is two 1-D convolutions (130 taps, not 4,225, per pixel).
+
+``mask`` is float ``(B, 1, H, W)``, 1 = hole; images are ``(B, 3, H, W)``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+KERNELS = ("box", "gaussian")
+
+
+def blur_kernel_1d(*, kernel: str = "box", size: int = 65, sigma: float = 16.0) -> torch.Tensor:
+    """Normalised 1-D taps of the separable confidence blur.
+
+    Args:
+        kernel: ``"box"`` (official behaviour) or ``"gaussian"``.
+        size: number of taps (odd).
+        sigma: standard deviation in pixels (``"gaussian"`` only).
+    """
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"confidence kernel size must be a positive odd number, got {size}")
+    if kernel == "box":
+        taps = torch.ones(size)
+    elif kernel == "gaussian":
+        if sigma <= 0:
+            raise ValueError(f"gaussian sigma must be > 0, got {sigma}")
+        x = torch.arange(size, dtype=torch.float64) - size // 2
+        taps = torch.exp(-0.5 * (x / sigma) ** 2).float()
+    else:
+        raise ValueError(f"unknown confidence kernel {kernel!r}; valid kernels are {list(KERNELS)}")
+    return taps / taps.sum()
+
+
+@torch.no_grad()
+def confidence_weights(
+    mask: torch.Tensor, *, kernel: str = "box", size: int = 65, sigma: float = 16.0, iterations: int = 7
+) -> torch.Tensor:
+    """Confidence-driven weights: 0 outside the hole, in (0, 1] inside, highest next to known pixels.
+
+    Args:
+        mask: ``(B, 1, H, W)``, 1 = hole.
+        kernel: blur kernel, see :func:`blur_kernel_1d`.
+        size: kernel taps.
+        sigma: Gaussian sigma in pixels.
+        iterations: number of propagation steps (7 in the paper).
+
+    Returns:
+        ``(B, 1, H, W)`` float32 weights.
+    """
+    if iterations < 1:
+        raise ValueError(f"confidence iterations must be >= 1, got {iterations}")
+    mask = mask.float()
+    taps = blur_kernel_1d(kernel=kernel, size=size, sigma=sigma).to(mask.device)
+    row, col = taps.view(1, 1, 1, -1), taps.view(1, 1, -1, 1)
+    pad = size // 2
+    known = 1.0 - mask
+    k = known
+    w = torch.zeros_like(mask)
+    for _ in range(iterations):
+        # Zero padding, as the official conv2d: outside the image counts as "not known".
+        blurred = F.conv2d(F.conv2d(k, row, padding=(0, pad)), col, padding=(pad, 0))
+        w = blurred * mask
+        k = known + w
+    return w
+
+
+def confidence_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Hole loss: ``mean(|pred - target| * W) / mean(M)`` (the official normalisation).
+
+    Args:
+        pred: ``(B, 3, H, W)`` generator output.
+        target: ``(B, 3, H, W)`` ground truth.
+        mask: ``(B, 1, H, W)``, 1 = hole.
+        weights: :func:`confidence_weights` of ``mask``.
+    """
+    return torch.mean(torch.abs(pred - target) * weights) / mask.mean().clamp_min(1e-8)
+
+
+def known_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Known-region loss: ``mean(|pred - target| * (1 - M)) / mean(1 - M)`` (in the official code, not the paper)."""
+    known = 1.0 - mask
+    return torch.mean(torch.abs(pred - target) * known) / known.mean().clamp_min(1e-8)
+
+
+__all__ = ["KERNELS", "blur_kernel_1d", "confidence_l1", "confidence_weights", "known_l1"]

@@ -1,0 +1,1 @@
+"""Training: config, distributed setup, pure step functions, checkpoint state, and the loop (``gmcnn train``)."""

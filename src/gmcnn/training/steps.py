@@ -1,0 +1,138 @@
+"""One generator update's loss and one critic update's loss, as functions: ``(loss, logs)``, no I/O, no optimiser.
+
+``generator_step`` always has the reconstruction terms (confidence-weighted hole L1 x ``hole_weight`` and known
+L1 x ``known_weight``); given a VGG it adds ID-MRF on the hole's bbox crop of the completed image vs. the ground
+truth, and given a critic the adversarial term. ``discriminator_step`` scores real, fake (and, for WGAN-GP,
+interpolated) images in **one** critic call — see :mod:`gmcnn.models.discriminator` for why.
+
+A batch is ``(image (B,3,H,W) in [-1,1], mask (B,1,H,W) 1=hole, bbox (B,4))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from gmcnn.data.datasets import Sample
+from gmcnn.losses.adversarial import CRITIC_LOSSES, generator_adversarial_loss, gradient_penalty
+from gmcnn.losses.idmrf import idmrf_loss
+from gmcnn.losses.reconstruction import confidence_l1, confidence_weights, known_l1
+from gmcnn.models.discriminator import crop_boxes
+from gmcnn.training.config import TrainConfig
+
+Logs = dict[str, float]
+
+
+def autocast(device: torch.device, enabled: bool) -> torch.autocast:
+    """bfloat16 autocast for the forward passes when ``enabled`` (``TrainConfig.bf16``)."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+@contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Temporarily stop gradients into ``module``'s parameters (they still flow through it to its inputs)."""
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags, strict=True):
+            p.requires_grad_(flag)
+
+
+def generator_step(
+    generator: nn.Module,
+    batch: Sample,
+    cfg: TrainConfig,
+    *,
+    critic: nn.Module | None = None,
+    vgg: nn.Module | None = None,
+) -> tuple[torch.Tensor, Logs]:
+    """Generator loss for one batch.
+
+    Args:
+        generator: GMCNN (possibly DDP-wrapped); called once.
+        batch: image, mask, bbox on the training device.
+        cfg: loss weights, confidence kernel, ID-MRF subsampling, bf16.
+        critic: the *unwrapped* :class:`~gmcnn.models.discriminator.Discriminator` for the adversarial term
+            (its parameters get no gradient here), or None in the pretrain stage.
+        vgg: frozen :class:`~gmcnn.models.vgg.VGG19Features` for ID-MRF, or None.
+
+    Returns:
+        ``(loss, logs)`` with the weighted total and each unweighted term.
+    """
+    image, mask, bbox = batch
+    with autocast(image.device, cfg.bf16):
+        pred = generator(image, mask)
+    pred = pred.float()  # (B, 3, H, W); losses in float32
+    weights = confidence_weights(
+        mask, kernel=cfg.conf_kernel, size=cfg.conf_size, sigma=cfg.conf_sigma, iterations=cfg.conf_iterations
+    )
+    hole = confidence_l1(pred, image, mask, weights)
+    known = known_l1(pred, image, mask)
+    loss = cfg.hole_weight * hole + cfg.known_weight * known
+    logs = {"hole_l1": hole.item(), "known_l1": known.item()}
+    inpainted = pred * mask + image * (1.0 - mask)
+    if vgg is not None and cfg.idmrf_weight > 0:
+        size = cfg.image_size // 2  # the paper's 128x128 box at 256x256
+        mrf = idmrf_loss(
+            vgg(crop_boxes(inpainted, bbox, size)),
+            vgg(crop_boxes(image, bbox, size)),
+            max_locations=cfg.idmrf_max_locations,
+        )
+        loss = loss + cfg.idmrf_weight * mrf
+        logs["idmrf"] = mrf.item()
+    if critic is not None and cfg.adv_weight > 0:
+        with frozen(critic):
+            score_global, score_local = critic(inpainted, mask, bbox)
+        adv = generator_adversarial_loss(score_global) + generator_adversarial_loss(score_local)
+        loss = loss + cfg.adv_weight * adv
+        logs["g_adv"] = adv.item()
+    logs["g_loss"] = loss.item()
+    return loss, logs
+
+
+def discriminator_step(
+    critic: nn.Module, generator: nn.Module, batch: Sample, cfg: TrainConfig
+) -> tuple[torch.Tensor, Logs]:
+    """Critic loss for one batch (global + local; WGAN-GP with the hole-restricted penalty, or hinge).
+
+    Args:
+        critic: :class:`~gmcnn.models.discriminator.Discriminator`, possibly DDP-wrapped; called once.
+        generator: the *unwrapped* generator (run without gradients).
+        batch: image, mask, bbox on the training device.
+        cfg: ``gan_loss``, ``gp_weight``, bf16.
+    """
+    image, mask, bbox = batch
+    with torch.no_grad(), autocast(image.device, cfg.bf16):
+        pred = generator(image, mask)
+    fake = pred.float() * mask + image * (1.0 - mask)  # the composite is what the generator will be judged on
+    n = image.shape[0]
+    parts = [image, fake]
+    interp = None
+    if cfg.gan_loss == "wgan_gp":
+        alpha = torch.rand(n, 1, 1, 1, device=image.device)
+        interp = (alpha * image + (1.0 - alpha) * fake).requires_grad_(True)
+        parts.append(interp)
+    k = len(parts)
+    score_global, score_local = critic(torch.cat(parts), mask.repeat(k, 1, 1, 1), bbox.repeat(k, 1))
+    g_real, g_fake, *g_interp = score_global.split(n)
+    l_real, l_fake, *l_interp = score_local.split(n)
+    critic_loss = CRITIC_LOSSES[cfg.gan_loss]
+    loss = critic_loss(g_real, g_fake) + critic_loss(l_real, l_fake)
+    logs = {
+        "d_global_gap": (g_real.mean() - g_fake.mean()).item(),  # the Wasserstein estimate for WGAN
+        "d_local_gap": (l_real.mean() - l_fake.mean()).item(),
+    }
+    if interp is not None:
+        gp = gradient_penalty(g_interp[0], interp, mask) + gradient_penalty(l_interp[0], interp, mask)
+        loss = loss + cfg.gp_weight * gp
+        logs["gp"] = gp.item()
+    logs["d_loss"] = loss.item()
+    return loss, logs
+
+
+__all__ = ["autocast", "discriminator_step", "frozen", "generator_step"]

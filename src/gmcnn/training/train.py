@@ -1,0 +1,419 @@
+"""``gmcnn train``: the training loop, top to bottom. Runs unchanged as one process or under torchrun (DDP).
+
+    gmcnn train --data DIR --run-dir RUN --preset cpu_small [--max-steps N] [--resume] [--set key=value ...]
+    torchrun --nproc-per-node 2 -m gmcnn train --data DIR --run-dir RUN --preset paper_256_rect
+
+Two stages (a step = one generator update):
+
+* ``pretrain`` (step < ``pretrain_steps``): reconstruction losses only;
+* ``finetune``: ``d_steps`` critic updates (each on a fresh batch), then one generator update (on the last of
+  those batches) with reconstruction + ID-MRF + adversarial terms. The generator simply continues from stage 1.
+
+Run directory: ``checkpoints/step_*.pt`` (resumable state), ``export/`` (the latest generator, loadable with
+``Inpainter.from_pretrained(run_dir)``), ``metrics.jsonl`` (scalars; TensorBoard events too when installed),
+``samples/step_*.png`` (masked input | prediction | composite | target), ``config.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.data import DataLoader
+
+from gmcnn.checkpoint import export_generator, load_generator, load_state_strict
+from gmcnn.data.datasets import ImageFileDataset, ResumableSampler, Sample, find_images, split_paths
+from gmcnn.data.masks import build_mask
+from gmcnn.errors import UserError
+from gmcnn.models.discriminator import Discriminator
+from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
+from gmcnn.models.vgg import VGG19Features
+from gmcnn.training import distributed
+from gmcnn.training.config import TrainConfig, parse_overrides, resolve_config
+from gmcnn.training.state import capture_rng, latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
+from gmcnn.training.steps import discriminator_step, generator_step
+
+SAMPLE_ROWS = 4
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", help="training images: a folder (searched recursively) or a .txt file list")
+    parser.add_argument("--run-dir", required=True, help="where checkpoints, exports, metrics and samples go")
+    parser.add_argument("--preset", help="preset name (paper_256_rect, paper_256_free, cpu_small, tiny) or .toml path")
+    parser.add_argument("--max-steps", type=int, help="stop after this many generator steps (overrides max_steps)")
+    parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --run-dir")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key (repeatable); unknown keys list the valid ones")  # fmt: skip
+    parser.add_argument("--val-data", help="validation images (default: a hash split of --data)")
+    parser.add_argument("--vgg-weights", help="local VGG19 weights (torchvision layout) for the ID-MRF loss")
+    parser.add_argument("--init-from", help="initialise the generator from an export (folder or .safetensors)")
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides: dict[str, Any] = parse_overrides(args.overrides)
+    for key, value in (("data", args.data), ("val_data", args.val_data), ("vgg_weights", args.vgg_weights),
+                       ("max_steps", args.max_steps)):  # fmt: skip
+        if value is not None:
+            overrides[key] = str(value) if key != "max_steps" else value
+    run_dir = Path(args.run_dir)
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is not None and not args.resume:
+        raise UserError(f"{run_dir} already holds checkpoints; pass --resume to continue or choose a new --run-dir")
+    state = load_checkpoint(checkpoint) if (args.resume and checkpoint is not None) else None
+    if state is not None:
+        # The saved config is the base; a preset is not re-applied, explicit overrides are.
+        cfg = resolve_config(None, overrides, base=TrainConfig.from_dict(state["config"]))
+    else:
+        if not args.preset:
+            raise UserError("--preset is required for a new run (e.g. --preset cpu_small)")
+        cfg = resolve_config(args.preset, overrides)
+    if not cfg.data:
+        raise UserError("--data is required: a folder of training images or a .txt file list")
+    return train(cfg, run_dir, state=state, init_from=args.init_from)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Generator learning rate: linear warmup then constant or cosine, restarted at the stage switch."""
+    start, end = (0, cfg.pretrain_steps) if step < cfg.pretrain_steps else (cfg.pretrain_steps, cfg.max_steps)
+    t = step - start
+    if t < cfg.warmup_steps:
+        return cfg.lr * (t + 1) / cfg.warmup_steps
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    progress = min(1.0, (t - cfg.warmup_steps) / max(1, end - start - cfg.warmup_steps))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def quiet_loader(dataset: ImageFileDataset, **kwargs: Any) -> DataLoader[Sample]:
+    """A DataLoader with its own torch.Generator: creating its iterator must not draw from the global RNG
+    (it would, for the workers' base seed), or a resumed run would diverge from an uninterrupted one. All
+    randomness of a sample comes from the dataset's per-sample numpy generator anyway."""
+    return DataLoader(dataset, generator=torch.Generator().manual_seed(0), **kwargs)
+
+
+class BatchStream:
+    """Endless batches over epochs, starting after ``batches_seen`` batches (so a resumed run sees the same data)."""
+
+    def __init__(self, dataset: ImageFileDataset, sampler: ResumableSampler, cfg: TrainConfig, *,
+                 device: torch.device, batches_seen: int) -> None:  # fmt: skip
+        self.dataset, self.sampler, self.cfg, self.device = dataset, sampler, cfg, device
+        self.per_epoch = sampler.num_samples // cfg.batch_size
+        if self.per_epoch < 1:
+            raise UserError(
+                f"{sampler.num_samples} training images per process is fewer than batch_size={cfg.batch_size}"
+            )
+        self.batches_seen = batches_seen
+        self._iter: Iterator[Sample] | None = None
+
+    def _start_epoch(self) -> Iterator[Sample]:
+        epoch, done = divmod(self.batches_seen, self.per_epoch)
+        self.sampler.set_position(epoch, done * self.cfg.batch_size)
+        self.dataset.set_epoch(epoch)  # before the loader copies the dataset into its workers
+        loader = quiet_loader(self.dataset, batch_size=self.cfg.batch_size, sampler=self.sampler, drop_last=True,
+                              num_workers=self.cfg.num_workers, pin_memory=self.device.type == "cuda")  # fmt: skip
+        return iter(loader)
+
+    def __next__(self) -> Sample:
+        if self._iter is None or self.batches_seen % self.per_epoch == 0:
+            self._iter = self._start_epoch()
+        batch = next(self._iter)
+        self.batches_seen += 1
+        fmt = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
+        return Sample(
+            batch.image.to(self.device, non_blocking=True, memory_format=fmt),
+            batch.mask.to(self.device, non_blocking=True, memory_format=fmt),
+            batch.bbox.to(self.device),
+        )
+
+
+def make_datasets(cfg: TrainConfig, rank: int) -> tuple[ImageFileDataset, ImageFileDataset | None]:
+    """Training set (random crops, per-rank randomness) and validation set (centre crops, fixed masks)."""
+    paths = find_images(cfg.data)
+    if cfg.val_data:
+        val_paths = find_images(cfg.val_data)
+    else:
+        paths, val_paths = split_paths(paths, val_fraction=cfg.val_fraction)
+    mask = build_mask(cfg.mask_type)
+    train_set = ImageFileDataset(paths, image_size=cfg.image_size, mask=mask, seed=cfg.seed, rank=rank,
+                                 crop_scale=(cfg.crop_scale_min, 1.0))  # fmt: skip
+    val_set = None
+    if val_paths:
+        val_paths = sorted(val_paths)[: cfg.val_images]
+        # Seed and rank fixed: every evaluation (and every run with this seed) uses the same masks.
+        val_set = ImageFileDataset(val_paths, image_size=cfg.image_size, mask=mask, seed=cfg.seed + 1, augment=False)
+    return train_set, val_set
+
+
+def require_vgg(cfg: TrainConfig) -> VGG19Features | None:
+    """The frozen VGG for ID-MRF, or None when the run never uses it; stops with a how-to when it is missing."""
+    if cfg.idmrf_weight <= 0 or cfg.max_steps <= cfg.pretrain_steps:
+        return None
+    if not cfg.vgg_weights:
+        raise UserError(
+            "the ID-MRF loss needs VGG19 weights: pass --vgg-weights PATH (a torchvision vgg19 state dict saved as "
+            ".pth or .safetensors; nothing is downloaded) or disable it with --set idmrf_weight=0"
+        )
+    return VGG19Features.from_file(cfg.vgg_weights)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) in [-1, 1] -> uint8 (B, H, W, 3), rounded."""
+    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+@torch.no_grad()
+def predict(generator: GMCNN, batch: Sample, cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    image, mask, _ = batch
+    with torch.autocast(device_type=image.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        pred = generator(image, mask).float()
+    return pred, pred * mask + image * (1 - mask)
+
+
+def save_samples(generator: GMCNN, batch: Sample, cfg: TrainConfig, path: Path) -> None:
+    """PNG grid, one row per image: masked input | prediction | composite | target."""
+    batch = Sample(*(t[:SAMPLE_ROWS] for t in batch))
+    pred, inpainted = predict(generator, batch, cfg)
+    image, mask, _ = batch
+    masked = image * (1 - mask) + mask  # hole shown white
+    columns = [to_uint8(t) for t in (masked, pred, inpainted, image)]
+    grid = np.concatenate([np.concatenate(row, axis=1) for row in zip(*columns, strict=True)], axis=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(path)
+
+
+def validate(generator: GMCNN, val_set: ImageFileDataset, cfg: TrainConfig, device: torch.device) -> dict[str, float]:
+    """Mean PSNR / SSIM (MATLAB definitions, whole image) of the composites over the validation set."""
+    from gmcnn.evaluation.metrics import psnr, ssim
+
+    scores: dict[str, list[float]] = defaultdict(list)
+    for batch in quiet_loader(val_set, batch_size=cfg.batch_size):
+        batch = Sample(*(t.to(device) for t in batch))
+        _, inpainted = predict(generator, batch, cfg)
+        for out, ref in zip(to_uint8(inpainted), to_uint8(batch.image), strict=True):
+            scores["val_psnr"].append(psnr(out, ref))
+            scores["val_ssim"].append(ssim(out, ref))
+    return {k: float(np.mean(v)) for k, v in scores.items()}
+
+
+class MetricsLog:
+    """Rank-0 scalars: append to ``metrics.jsonl`` and, when installed, TensorBoard."""
+
+    def __init__(self, run_dir: Path, *, resume_step: int | None) -> None:
+        self.path = run_dir / "metrics.jsonl"
+        if resume_step is not None and self.path.exists():
+            # Drop lines a killed run wrote after its last checkpoint: the resumed run writes them again.
+            lines = [ln for ln in self.path.read_text().splitlines() if ln.strip()]
+            kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= resume_step]
+            self.path.write_text("".join(ln + "\n" for ln in kept))
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb: Any = SummaryWriter(str(run_dir / "tensorboard"))
+        except ImportError:
+            self.tb = None
+
+    def write(self, step: int, values: dict[str, Any]) -> None:
+        with self.path.open("a") as fh:
+            fh.write(json.dumps({"step": step, **values}) + "\n")
+        if self.tb is not None:
+            for key, value in values.items():
+                if isinstance(value, int | float):
+                    self.tb.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+
+# ------------------------------------------------------------------------------------------------ the loop
+
+
+def train(cfg: TrainConfig, run_dir: Path, *, state: dict[str, Any] | None = None, init_from: str | None = None) -> int:
+    """Train according to ``cfg`` into ``run_dir``; returns the exit code (0 done, 1 stopped on NaN/inf)."""
+    info = distributed.init(cfg.device)
+    try:
+        return _train(cfg, run_dir, info, state=state, init_from=init_from)
+    finally:
+        distributed.cleanup()
+
+
+def _train(cfg: TrainConfig, run_dir: Path, info: distributed.DistInfo, *, state: dict[str, Any] | None,
+           init_from: str | None) -> int:  # fmt: skip
+    from tqdm import tqdm
+
+    device = info.device
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+
+    # --- data
+    train_set, val_set = make_datasets(cfg, info.rank)
+    sampler = ResumableSampler(train_set, num_replicas=info.world_size, rank=info.rank, seed=cfg.seed)
+
+    # --- models and optimisers (the critic exists from the start so every checkpoint has the same layout)
+    # Built from the run's seed in a forked RNG: the same initial weights on every rank, and the training RNG
+    # below does not depend on which models were built (e.g. whether a VGG was needed).
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        generator = GMCNN(GMCNNConfig(cnum=cfg.cnum, pad_mode=cfg.pad_mode)).to(device)
+        critic = Discriminator(image_size=cfg.image_size, width=cfg.d_cnum, local=cfg.local_critic,
+                               spectral_norm=cfg.spectral_norm).to(device)  # fmt: skip
+        vgg = require_vgg(cfg)
+    generator.to(memory_format=fmt)  # type: ignore[call-overload]  # (torch's stubs lack memory_format)
+    critic.to(memory_format=fmt)  # type: ignore[call-overload]
+    if vgg is not None:
+        vgg.to(device)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.d_lr, betas=(cfg.beta1, cfg.beta2))
+    # Per-rank training randomness (GP interpolation, ID-MRF subsampling); data randomness is per sample.
+    torch.manual_seed(distributed.rank_seed(cfg.seed, info.rank))
+    np.random.seed(distributed.rank_seed(cfg.seed, info.rank) % 2**32)
+
+    # --- resume, or initialise the generator from an export
+    step, batches_seen = 0, 0
+    if state is not None:
+        load_state_strict(generator, state["generator"], source="checkpoint")
+        critic.load_state_dict(state["critic"])
+        opt_g.load_state_dict(state["opt_generator"])
+        opt_d.load_state_dict(state["opt_critic"])
+        step, batches_seen = state["step"], state["batches_seen"]
+        if len(state["rng"]) == info.world_size:  # same job shape: continue each rank's random streams exactly
+            restore_rng(state["rng"][info.rank])
+    elif init_from:
+        source, _ = load_generator(init_from)
+        if source.config != generator.config:
+            raise UserError(f"--init-from {init_from} has {source.config}, the run wants {generator.config}")
+        generator.load_state_dict(source.state_dict())
+    batches = BatchStream(train_set, sampler, cfg, device=device, batches_seen=batches_seen)
+
+    # --- DDP: gradients of G and D are averaged across ranks; steps use the unwrapped modules where noted
+    g_train: torch.nn.Module = DDP(generator) if info.distributed else generator
+    d_train: torch.nn.Module = DDP(critic) if info.distributed else critic
+
+    # --- rank-0 bookkeeping
+    log = MetricsLog(run_dir, resume_step=step if state else None) if info.is_main else None
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        if train_set.skipped:
+            print(f"gmcnn train: skipped {train_set.skipped} unreadable image(s)")
+    fixed_batch = next(iter(quiet_loader(val_set or train_set, batch_size=SAMPLE_ROWS)))  # for sample grids
+    fixed_batch = Sample(*(t.to(device) for t in fixed_batch))
+    last_checkpoint: Path | None = latest_checkpoint(run_dir) if state else None
+    bar = tqdm(total=cfg.max_steps, initial=step, disable=not info.is_main, dynamic_ncols=True, unit="step")
+    sums: dict[str, float] = defaultdict(float)
+    window_start, window_steps = time.perf_counter(), 0
+
+    def checkpoint(stage: str) -> None:
+        nonlocal last_checkpoint
+        rng = distributed.gather_objects(capture_rng(), info)
+        # DDP keeps G and D identical on every rank; a mismatch would be a bug (e.g. the DDP+GAN buffer trap).
+        digests = distributed.gather_objects(distributed.weights_digest(generator, critic), info)
+        if len(set(digests)) > 1:
+            raise RuntimeError(f"ranks hold different G/D weights at step {step}: {digests}")
+        if info.is_main:
+            last_checkpoint = save_checkpoint(
+                run_dir, step=step, stage=stage, batches_seen=batches.batches_seen, generator=generator,
+                critic=critic, opt_generator=opt_g, opt_critic=opt_d, rng=rng, config=cfg.to_dict(),
+                keep_last=cfg.keep_last, rank_digests=digests,
+            )  # fmt: skip
+            export_generator(generator, run_dir / "export", training={
+                "image_size": cfg.image_size, "mask_type": cfg.mask_type, "steps": step, "stage": stage,
+                "data": cfg.data, "config": cfg.to_dict(),
+            })  # fmt: skip
+        distributed.barrier(info)
+
+    while step < cfg.max_steps:
+        stage = "pretrain" if step < cfg.pretrain_steps else "finetune"
+        lr = lr_at(step, cfg)
+        for group in opt_g.param_groups:
+            group["lr"] = lr
+
+        # --- critic updates (finetune stage only)
+        logs: dict[str, float] = {}
+        if stage == "finetune":
+            for _ in range(cfg.d_steps):
+                batch = next(batches)
+                d_loss, d_logs = discriminator_step(d_train, generator, batch, cfg)
+                if not distributed.all_finite(d_loss, info):
+                    return _stop_on_nan("critic", step, d_logs, last_checkpoint, info, bar)
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+            logs.update(d_logs)
+        else:
+            batch = next(batches)
+
+        # --- generator update
+        g_loss, g_logs = generator_step(
+            g_train, batch, cfg, critic=critic if stage == "finetune" else None,
+            vgg=vgg if stage == "finetune" else None,
+        )  # fmt: skip
+        if not distributed.all_finite(g_loss, info):
+            return _stop_on_nan("generator", step, g_logs, last_checkpoint, info, bar)
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        step += 1
+        logs.update(g_logs)
+
+        # --- logging, samples, validation, checkpoints (rank 0 writes)
+        for key, value in logs.items():
+            sums[key] += value
+        window_steps += 1
+        if info.is_main:
+            bar.update(1)
+        if step % cfg.log_every == 0 or step == cfg.max_steps:
+            elapsed = time.perf_counter() - window_start
+            scalars: dict[str, Any] = {k: v / window_steps for k, v in sums.items()}
+            scalars.update(stage=stage, lr=lr, images_per_s=window_steps * cfg.batch_size * info.world_size / elapsed)
+            if log is not None:
+                log.write(step, scalars)
+                bar.set_postfix(
+                    {k: f"{v:.4g}" for k, v in scalars.items() if k in ("g_loss", "d_loss", "images_per_s")}
+                )
+            sums.clear()
+            window_steps = 0
+        if info.is_main and step % cfg.sample_every == 0:
+            save_samples(generator, fixed_batch, cfg, run_dir / "samples" / f"step_{step:08d}.png")
+        if info.is_main and val_set is not None and (step % cfg.val_every == 0 or step == cfg.max_steps):
+            assert log is not None
+            log.write(step, {"stage": stage, **validate(generator, val_set, cfg, device)})
+        if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
+            checkpoint(stage)
+        if window_steps == 0:
+            window_start = time.perf_counter()  # images/s measures training steps, not the I/O above
+    bar.close()
+    if log is not None:
+        log.close()
+    return 0
+
+
+def _stop_on_nan(which: str, step: int, logs: dict[str, float], last: Path | None, info: distributed.DistInfo,
+                 bar: Any) -> int:  # fmt: skip
+    bar.close()
+    if info.is_main:
+        where = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+        print(f"gmcnn train: stopped: the {which} loss is not finite at step {step + 1} ({logs}); {where}",
+              file=sys.stderr)  # fmt: skip
+    return 1
+
+
+__all__ = ["add_arguments", "lr_at", "run", "train"]

@@ -1,0 +1,128 @@
+"""Datasets: recursive listing, file lists, corrupt files skipped and counted, crops, reproducible samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gmcnn.data.datasets import (
+    FileListDataset,
+    ImageFileDataset,
+    ImageFolderDataset,
+    ResumableSampler,
+    list_images,
+    split_paths,
+)
+from gmcnn.data.masks import RectMask
+from gmcnn.errors import UserError
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / ".hidden").mkdir()
+    for i, (sub, ext) in enumerate([(".", "png"), ("a", "jpg"), ("a/b", "webp"), ("a/b", "PNG"), (".hidden", "png")]):
+        Image.fromarray(rng.integers(0, 256, (40 + i, 60, 3), dtype=np.uint8)).save(tmp_path / sub / f"im{i}.{ext}")
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "a" / "broken.jpg").write_bytes(b"\xff\xd8 garbage")
+    return tmp_path
+
+
+def test_lists_recursively_skipping_hidden_and_non_images(folder: Path) -> None:
+    paths = list_images(folder)
+    assert paths == sorted(paths)
+    assert sorted(p.name for p in paths) == ["broken.jpg", "im0.png", "im1.jpg", "im2.webp", "im3.PNG"]
+
+
+def test_corrupt_files_are_skipped_with_a_warning_and_counted(folder: Path) -> None:
+    with pytest.warns(UserWarning, match="skipped 1 unreadable"):
+        ds = ImageFolderDataset(folder, image_size=32, mask=RectMask())
+    assert len(ds) == 4 and ds.skipped == 1
+
+
+def test_truncated_file_at_load_time_falls_back_to_the_next(tmp_path: Path) -> None:
+    good = tmp_path / "good.png"
+    Image.fromarray(np.full((40, 40, 3), 200, np.uint8)).save(good)
+    bad = tmp_path / "bad.jpg"
+    noise = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(bad, quality=90)
+    bad.write_bytes(bad.read_bytes()[:2000])  # header readable, data truncated
+    ds = ImageFileDataset([bad, good], image_size=16, mask=RectMask())
+    with pytest.warns(UserWarning, match="skipping unreadable image"):
+        sample = ds[0]
+    assert ds.skipped == 1
+    assert torch.allclose(sample.image, torch.full_like(sample.image, 200 / 127.5 - 1), atol=0.02)
+
+
+def test_sample_shapes_ranges_and_polarity(folder: Path) -> None:
+    with pytest.warns(UserWarning):
+        ds = ImageFolderDataset(folder, image_size=32, mask=RectMask())
+    s = ds[0]
+    assert s.image.shape == (3, 32, 32) and s.image.dtype == torch.float32
+    assert s.image.min() >= -1 and s.image.max() <= 1
+    assert s.mask.shape == (1, 32, 32) and set(s.mask.unique().tolist()) == {0.0, 1.0}
+    top, left, h, w = s.bbox.tolist()
+    assert s.mask[0, top : top + h, left : left + w].sum() == s.mask.sum()  # 1 = hole, inside the bbox
+
+
+def test_reproducible_per_seed_rank_epoch_index(folder: Path) -> None:
+    def make(**kw):  # type: ignore[no-untyped-def]
+        with pytest.warns(UserWarning):
+            return ImageFolderDataset(folder, image_size=32, mask=RectMask(), **kw)
+
+    a, b = make(seed=1), make(seed=1)
+    for i in range(len(a)):
+        assert torch.equal(a[i].image, b[i].image) and torch.equal(a[i].mask, b[i].mask)
+    assert not torch.equal(a[0].mask, make(seed=2)[0].mask) or not torch.equal(a[0].image, make(seed=2)[0].image)
+    other_rank = make(seed=1, rank=1)
+    assert any(not torch.equal(a[i].mask, other_rank[i].mask) for i in range(len(a)))
+    b.set_epoch(1)
+    assert any(not torch.equal(a[i].mask, b[i].mask) for i in range(len(a)))
+
+
+def test_validation_mode_is_centre_crop_without_flip(tmp_path: Path) -> None:
+    img = np.zeros((40, 80, 3), np.uint8)
+    img[:, :20] = 255  # white left quarter: cut away by the centre crop
+    Image.fromarray(img).save(tmp_path / "x.png")
+    ds = ImageFileDataset([tmp_path / "x.png"], image_size=40, mask=RectMask(), augment=False)
+    assert ds[0].image.max() == -1  # only the black centre square
+    train = ImageFileDataset([tmp_path / "x.png"], image_size=40, mask=RectMask(), crop_scale=(1.0, 1.0))
+    lefts = set()
+    for epoch in range(12):
+        train.set_epoch(epoch)
+        lefts.add(float(train[0].image[0, :, 0].mean()) > 0)
+    assert lefts == {True, False}  # random crops / flips sometimes include the white quarter at the left edge
+
+
+def test_file_list_relative_to_the_list(folder: Path) -> None:
+    (folder / "list.txt").write_text("# train files\nim0.png\n\na/im1.jpg\n")
+    ds = FileListDataset(folder / "list.txt", image_size=16, mask=RectMask())
+    assert [p.name for p in ds.paths] == ["im0.png", "im1.jpg"]
+
+
+def test_empty_folder_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="no readable images"):
+        ImageFolderDataset(tmp_path, image_size=16, mask=RectMask())
+
+
+def test_split_is_deterministic_and_stable(tmp_path: Path) -> None:
+    paths = [tmp_path / f"{i}.png" for i in range(1000)]
+    train, val = split_paths(paths, val_fraction=0.1)
+    assert len(train) + len(val) == 1000 and 60 < len(val) < 140
+    _, val_more = split_paths(paths + [tmp_path / "new.png"], val_fraction=0.1)
+    assert set(val) <= set(val_more)
+
+
+def test_resumable_sampler_continues_the_same_order() -> None:
+    data = list(range(20))
+    full = ResumableSampler(data, num_replicas=2, rank=1, seed=3)  # type: ignore[arg-type]
+    full.set_position(4, 0)
+    order = list(full)
+    part = ResumableSampler(data, num_replicas=2, rank=1, seed=3)  # type: ignore[arg-type]
+    part.set_position(4, 6)
+    assert list(part) == order[6:] and len(part) == len(order) - 6
