@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from gmcnn.checkpoint import export_generator
+from gmcnn.inference import Inpainter
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
 
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
@@ -25,6 +26,12 @@ def tiny_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny_export")
     export_generator(tiny_generator(), folder, training={"image_size": 64, "mask_type": "mixed"})
     return folder
+
+
+@pytest.fixture(scope="session")
+def inpainter(tiny_export: Path) -> Inpainter:
+    """An Inpainter on the tiny export (CPU)."""
+    return Inpainter.from_pretrained(tiny_export, device="cpu")
 
 
 @pytest.fixture(scope="session")

@@ -73,11 +73,6 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def inpainter(tiny_export: Path) -> Inpainter:
-    return Inpainter.from_pretrained(tiny_export, device="cpu")
-
-
-@pytest.fixture(scope="module")
 def server(inpainter: Inpainter) -> Iterator[LiveServer]:
     with LiveServer(create_app(inpainter)) as live:
         yield live

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_generator
 
 from gmcnn.checkpoint import export_generator, load_generator, strip_wrappers
 from gmcnn.convert import load_official, official_to_ours
 from gmcnn.errors import UserError
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
-
-from conftest import tiny_generator
 
 
 def test_export_round_trip(tmp_path: Path) -> None:

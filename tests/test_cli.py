@@ -25,7 +25,10 @@ def test_single_file_keeps_format_icc_and_known_pixels(tmp_path: Path, photo: np
     Image.fromarray(photo[:100, :140]).save(src, icc_profile=b"icc-bytes")
     m = _mask_png(tmp_path / "mask.png", 100, 140)
     out = tmp_path / "out.png"
-    assert main(["inpaint", str(src), "--mask", str(tmp_path / "mask.png"), "-o", str(out), "--model", str(tiny_export)]) == 0
+    assert (
+        main(["inpaint", str(src), "--mask", str(tmp_path / "mask.png"), "-o", str(out), "--model", str(tiny_export)])
+        == 0
+    )
     res = Image.open(out)
     assert res.format == "PNG" and res.info.get("icc_profile") == b"icc-bytes"
     arr = np.asarray(res)
@@ -53,7 +56,9 @@ def test_folder_with_matched_masks_skip_existing_and_one_bad_file(
     assert "c.png" in err and "does not match image size 64x64" in err and "d.png" in err
     assert "2 of 4 images failed" in err and "Traceback" not in err
     before = (out / "a.jpg").stat().st_mtime_ns
-    main(["inpaint", str(images), "-m", str(masks), "-o", str(out), "--model", str(tiny_export), "-q", "--skip-existing"])
+    main(
+        ["inpaint", str(images), "-m", str(masks), "-o", str(out), "--model", str(tiny_export), "-q", "--skip-existing"]
+    )
     assert (out / "a.jpg").stat().st_mtime_ns == before
 
 
@@ -69,7 +74,9 @@ def test_folder_with_matched_masks_skip_existing_and_one_bad_file(
         ("no_mask_in_folder", "no mask for"),
     ],
 )
-def test_bad_input_one_clear_line(tmp_path: Path, photo: np.ndarray, tiny_export: Path, case: str, expected: str) -> None:
+def test_bad_input_one_clear_line(
+    tmp_path: Path, photo: np.ndarray, tiny_export: Path, case: str, expected: str
+) -> None:
     src, mask, out = tmp_path / "p.png", tmp_path / "m.png", tmp_path / "o.png"
     Image.fromarray(photo[:64, :64]).save(src)
     _mask_png(mask, 64, 64)

@@ -7,17 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_generator
 from PIL import Image
 
 from gmcnn import Inpainter
 from gmcnn.errors import UserError
-
-from conftest import tiny_generator
-
-
-@pytest.fixture(scope="module")
-def inpainter(tiny_export: Path) -> Inpainter:
-    return Inpainter.from_pretrained(tiny_export, device="cpu")
 
 
 def _mask(h: int, w: int) -> np.ndarray:
@@ -99,7 +93,9 @@ def test_grow_changes_a_ring_and_feather_a_band(inpainter: Inpainter, photo: np.
     feathered = inpainter(img, m, feather=6)
     changed = np.any(feathered != img, axis=2)
     far = np.ones_like(m)
-    far[m.nonzero()[0].min() - 7 : m.nonzero()[0].max() + 8, m.nonzero()[1].min() - 7 : m.nonzero()[1].max() + 8] = False
+    far[m.nonzero()[0].min() - 7 : m.nonzero()[0].max() + 8, m.nonzero()[1].min() - 7 : m.nonzero()[1].max() + 8] = (
+        False
+    )
     assert changed[~m].any() and not changed[far].any()
 
 

@@ -47,7 +47,7 @@ def test_init_is_normal_002_with_zero_bias() -> None:
     torch.manual_seed(0)
     w = GMCNN().EB1[4].weight.detach()
     assert abs(float(w.std()) - 0.02) < 0.001
-    assert float(GMCNN().EB2[13].bias.abs().sum()) == 0.0
+    assert float(GMCNN().EB2[13].bias.detach().abs().sum()) == 0.0
 
 
 @pytest.mark.parametrize("size", [(196, 196), (256, 200)])

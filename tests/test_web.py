@@ -20,11 +20,6 @@ from gmcnn.web import server as web_server
 
 
 @pytest.fixture(scope="module")
-def inpainter(tiny_export: Path) -> Inpainter:
-    return Inpainter.from_pretrained(tiny_export, device="cpu")
-
-
-@pytest.fixture(scope="module")
 def client(inpainter: Inpainter) -> Iterator[TestClient]:
     with TestClient(create_app(inpainter)) as c:
         yield c

@@ -97,7 +97,9 @@ def export_generator(
         training: free-form facts about training (image size, mask type, steps, data), kept in the JSON.
     """
     directory = Path(directory)
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in strip_wrappers(generator.state_dict()).items()}
+    state = {
+        k: v.detach().to("cpu", torch.float32).contiguous() for k, v in strip_wrappers(generator.state_dict()).items()
+    }
     weights = atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_file(state, str(tmp)))
     meta = {
         "format": EXPORT_FORMAT,
@@ -160,7 +162,11 @@ def load_state_strict(generator: GMCNN, state: Mapping[str, torch.Tensor], *, so
     own = generator.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    wrong = [f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in state and state[k].shape != own[k].shape]
+    wrong = [
+        f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
     if missing or unexpected or wrong:
         parts = []
         if missing:

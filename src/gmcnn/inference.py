@@ -179,9 +179,7 @@ class Inpainter:
         }
         return P.merge_image(out, user)
 
-    def _fill_window(
-        self, rgb: np.ndarray, hole: np.ndarray, weight: np.ndarray, scale_to: int | None
-    ) -> np.ndarray:
+    def _fill_window(self, rgb: np.ndarray, hole: np.ndarray, weight: np.ndarray, scale_to: int | None) -> np.ndarray:
         """Fill one window; returns uint8 ``hxwx3`` blended under ``weight`` (pixels with weight 0 = input)."""
         h, w = hole.shape
         scale = min(1.0, scale_to / max(h, w)) if scale_to else 1.0
@@ -202,26 +200,16 @@ class Inpainter:
 
     def _check_memory(self, h: int, w: int) -> None:
         """Refuse a full-resolution fill that would not fit in this machine's free memory."""
-        need = estimate_bytes(self.runner, h, w)
+        cfg = self.generator.config
+        ph = max(cfg.min_size, -(-h // cfg.size_multiple) * cfg.size_multiple)  # the padded size the net sees
+        pw = max(cfg.min_size, -(-w // cfg.size_multiple) * cfg.size_multiple)
+        need = self.runner.estimate_memory_bytes(ph, pw)
         available = _available_memory_bytes()
         if available is not None and need > available:
             raise UserError(
                 f"filling {w}x{h} at full resolution needs about {need / 2**30:.1f} GiB but only "
                 f"{available / 2**30:.1f} GiB is free; use strategy='crop' or 'resize' (or a smaller image)"
             )
-
-
-def estimate_bytes(runner: Runner, h: int, w: int) -> int:
-    """Peak memory of one forward at (h, w), from the runtime's model of it when it has one."""
-    from gmcnn import runtime
-
-    estimate = getattr(runtime, "estimate_memory_bytes", None)
-    cfg = runner.generator.config
-    if estimate is not None:
-        return int(estimate(cfg, h, w, precision=runner.precision))
-    # Fallback: the widest activations (4c channels at full size after EB1's upsampling, plus the 7c concat),
-    # float32, a few alive at once.
-    return int(h * w * 4 * (16 * cfg.cnum))
 
 
 def _available_memory_bytes() -> int | None:

@@ -21,7 +21,15 @@ from gmcnn.errors import ImageTooLarge, UnsupportedImage, UserError
 # 100 megapixels: well above phone photos (12-50 MP) and 8K frames, well below what a 24 GB machine can hold.
 MAX_PIXELS = 100_000_000
 SUPPORTED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")
-_EXTENSIONS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+_EXTENSIONS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
 IMAGE_EXTENSIONS = tuple(_EXTENSIONS)
 
 
@@ -40,7 +48,9 @@ def _open(fp: Any, name: str, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(fp)
     except UnidentifiedImageError:
-        raise UnsupportedImage(f"{name} is not an image in a supported format ({', '.join(SUPPORTED_FORMATS)})") from None
+        raise UnsupportedImage(
+            f"{name} is not an image in a supported format ({', '.join(SUPPORTED_FORMATS)})"
+        ) from None
     except Image.DecompressionBombError:
         raise ImageTooLarge(f"{name} is too large: more than {max_pixels:,} pixels") from None
     fmt = img.format

@@ -392,7 +392,9 @@ def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (h, w) == rgb.shape[:2]:
         return rgb
     down = h * w < rgb.shape[0] * rgb.shape[1]
-    return np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.LANCZOS if down else Image.Resampling.BICUBIC))
+    return np.asarray(
+        Image.fromarray(rgb).resize((w, h), Image.Resampling.LANCZOS if down else Image.Resampling.BICUBIC)
+    )
 
 
 def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -4,18 +4,46 @@
 :class:`Runner` once at load time. A runner takes tensors already padded to the network's size contract
 (``image`` ``(B,3,H,W)`` in [-1, 1], ``mask`` ``(B,1,H,W)`` with 1 = hole, float32, on ``runner.device``)
 and returns the float32 prediction ``(B,3,H,W)`` in [-1, 1].
+
+Back ends (``runtime``) and number formats (``precision``):
+
+* ``"eager"`` runs :class:`FusedGMCNN`, the same maths as :class:`~gmcnn.models.gmcnn.GMCNN` laid out for
+  inference: channels-last activations (oneDNN's fast layout), each ELU written straight into the
+  reflection-padded input of the next conv, and the three columns written straight into the padded fusion
+  input (no ``cat``, no separate pad pass, half the peak memory of ``GMCNN`` in channels-last). ``"fp32"``
+  matches ``GMCNN`` to float rounding; ``"bf16"`` stores weights and activations in bfloat16 (oneDNN
+  accumulates in fp32), which runs on AMX / AVX512-BF16 units.
+* ``"compile"`` is ``torch.compile`` (inductor, weights frozen) of ``GMCNN`` in channels-last: about 20 %
+  faster per call than eager, but every new input size first compiles for half a minute or more.
+* ``"onnx"`` exports the generator and runs it with onnxruntime (see :mod:`gmcnn.export`). ``"int8"``
+  quantises that model statically after calibrating on photo crops: faster than onnxruntime fp32 but about
+  35 dB PSNR from the fp32 fill, so ``"auto"`` never picks it.
+
+``"auto"`` picks eager bf16 on CPUs with native bf16 units (AMX-BF16 or AVX512-BF16) — at 512x512 on a
+2-core AMX slice 3-6x faster than an eager fp32 forward (less when other jobs share the cores) and about 50 dB
+PSNR from the fp32 output; see ``benchmarks/results/fast_inference.md`` — and eager fp32 everywhere else,
+including CUDA (not measured here).
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import typing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+from torch import nn
 
-from gmcnn.models.gmcnn import GMCNN
+from gmcnn.models.gmcnn import GMCNN, GMCNNConfig, Upsample, count_parameters
 
-RUNTIMES = ("auto", "eager")
-PRECISIONS = ("auto", "fp32")
+RUNTIMES = ("auto", "eager", "compile", "onnx")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+# Which precisions each runtime can run; the first is what "auto" gives on a machine without fast bf16.
+_SUPPORTED = {"eager": ("fp32", "bf16"), "compile": ("fp32", "bf16"), "onnx": ("fp32", "int8")}
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -31,28 +59,305 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU has bf16 dot-product units (AMX-BF16 or AVX512-BF16).
+
+    Without them bf16 convolutions are emulated with fp32 instructions plus conversions, so ``"auto"`` keeps
+    fp32 there.
+    """
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: no cheap, reliable flag source, so stay on fp32
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return bool({"amx_bf16", "avx512_bf16"} & set(flags))
+
+
+def resolve_options(runtime: str, precision: str, device: torch.device) -> tuple[str, str]:
+    """Validate ``runtime`` / ``precision`` and replace ``"auto"`` by a concrete choice.
+
+    Raises:
+        ValueError: an unknown name (the message lists the valid ones) or a pair no back end runs.
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}; choose one of {list(RUNTIMES)}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
+    if runtime == "auto":
+        runtime = "onnx" if precision == "int8" else "eager"
+    if precision == "auto":
+        # bf16 only where it was measured to pay off and stay faithful: CPUs with native bf16 units.
+        fast_bf16 = device.type == "cpu" and cpu_has_native_bf16()
+        precision = "bf16" if fast_bf16 and "bf16" in _SUPPORTED[runtime] else _SUPPORTED[runtime][0]
+    if precision not in _SUPPORTED[runtime]:
+        runs = [r for r, precisions in _SUPPORTED.items() if precision in precisions]
+        raise ValueError(
+            f"runtime {runtime!r} does not run precision {precision!r} (it runs {list(_SUPPORTED[runtime])}); "
+            f"{precision!r} runs on runtime {runs}"
+        )
+    if runtime == "onnx" and device.type != "cpu":
+        raise ValueError(f"runtime 'onnx' runs on the CPU only, got device {str(device)!r}")
+    return runtime, precision
+
+
+def _reflect_border(buf: torch.Tensor, p: int) -> None:
+    """Fill the ``p``-wide border of ``buf`` by reflecting its interior, exactly like ``F.pad(mode="reflect")``.
+
+    Columns first (interior rows), then whole rows, so corners reflect in both directions. One-pixel strip
+    copies are cheap in channels-last memory and need no gather temporaries (measured as fast as or faster
+    than ``F.pad`` for every pad width in the network, and faster than index-based padding).
+    """
+    h, w = buf.shape[-2] - 2 * p, buf.shape[-1] - 2 * p
+    rows = buf[:, :, p : p + h]
+    for i in range(p):
+        rows[:, :, :, p - 1 - i].copy_(rows[:, :, :, p + 1 + i])
+        rows[:, :, :, w + p + i].copy_(rows[:, :, :, w + p - 2 - i])
+    for i in range(p):
+        buf[:, :, p - 1 - i].copy_(buf[:, :, p + 1 + i])
+        buf[:, :, h + p + i].copy_(buf[:, :, h + p - 2 - i])
+
+
+def _zero_border(buf: torch.Tensor, p: int) -> None:
+    for edge in (buf[:, :, :p], buf[:, :, -p:], buf[..., :p], buf[..., -p:]):
+        edge.zero_()
+
+
+# How a pending feature map gets written: ``emit(out)`` fills the (strided) view ``out`` with it.
+_Emit = Callable[[torch.Tensor], object]
+
+
+def _elu_into(src: torch.Tensor, out: torch.Tensor) -> None:
+    torch.ops.aten.elu.out(src, 1.0, 1, 1, out=out)
+
+
+def _copy_into(src: torch.Tensor, out: torch.Tensor) -> None:
+    out.copy_(src)
+
+
+def _upsample_into(layer: Upsample, src: torch.Tensor, out: torch.Tensor) -> None:
+    # Upsampling straight into a strided view is slower than a channels-last temporary plus a row copy;
+    # chunking the channels keeps that temporary small (the x4 output of EB1 is the largest map in the net).
+    step = max(1, out.shape[1] // 4)
+    for c in range(0, out.shape[1], step):
+        out[:, c : c + step].copy_(layer(src[:, c : c + step]))
+
+
+def _converted(generator: GMCNN, dtype: torch.dtype) -> GMCNN:
+    """A copy of ``generator`` with weights in ``dtype`` and channels-last (the layout oneDNN convolves fastest)."""
+    return copy.deepcopy(generator).to(dtype=dtype, memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+
+class FusedGMCNN(nn.Module):
+    """Inference-only twin of :class:`GMCNN`: same weights, same maths, fewer memory passes.
+
+    ``GMCNN.forward`` pads every conv input with a separate ``F.pad`` and concatenates the three columns.
+    Here each conv's ELU writes straight into the interior of the next conv's padded input (only the border
+    is filled afterwards), and the columns write straight into the padded input of the fusion conv, so
+    there is no ``cat``. Peak activation memory is about 11 full-resolution ``cnum``-channel maps (measured),
+    against 22 for ``GMCNN`` in channels-last and 29 in float32 NCHW.
+    Activations are channels-last in ``dtype``; the result is float32 like ``GMCNN``'s.
+
+    Args:
+        generator: the trained network (left untouched; weights are copied).
+        dtype: ``torch.float32`` or ``torch.bfloat16`` for weights and activations.
+    """
+
+    def __init__(self, generator: GMCNN, *, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.config: GMCNNConfig = generator.config
+        self.dtype = dtype
+        # Same module tree and state-dict keys as GMCNN; only dtype and memory format differ.
+        twin = _converted(generator, dtype)
+        self.EB1, self.EB2, self.EB3, self.decoding_layers = twin.EB1, twin.EB2, twin.EB3, twin.decoding_layers
+        self._columns = (self.EB1, self.EB2, self.EB3)
+        self._fuse, self._out = (typing.cast(nn.Conv2d, m) for m in self.decoding_layers)
+        self._check_size = twin.check_size
+        # Channels each column contributes to the fusion input: its last conv's width.
+        self._widths = [[m for m in col if isinstance(m, nn.Conv2d)][-1].out_channels for col in self._columns]
+
+    def _padded(self, emit: _Emit, shape: tuple[int, ...], p: int) -> torch.Tensor:
+        """A channels-last ``(B, C, H+2p, W+2p)`` buffer whose interior ``emit`` fills; border per ``pad_mode``."""
+        b, c, h, w = shape
+        buf = torch.empty(
+            (b, c, h + 2 * p, w + 2 * p), dtype=self.dtype, device=self._device, memory_format=torch.channels_last
+        )
+        emit(buf[:, :, p : p + h, p : p + w])
+        if self.config.pad_mode == "zeros":
+            _zero_border(buf, p)
+        else:
+            _reflect_border(buf, p)
+        return buf
+
+    def _conv(self, conv: nn.Conv2d, emit: _Emit, shape: tuple[int, ...]) -> torch.Tensor:
+        """Raw output of ``conv`` on the pending input (padded as :meth:`GMCNN._pad` would)."""
+        buf = self._padded(emit, shape, conv.dilation[0] * (conv.kernel_size[0] - 1) // 2)
+        del emit  # drop the last reference to the previous map before the conv allocates its output
+        return conv(buf)
+
+    def _run(self, layers: Iterable[nn.Module], emit: _Emit, shape: tuple[int, ...]) -> _Emit:
+        """Run layers (each conv followed by ELU) from a pending input; returns the pending output."""
+        for layer in layers:
+            if isinstance(layer, nn.Conv2d):
+                y = self._conv(layer, emit, shape)
+                shape = tuple(y.shape)
+                emit = functools.partial(_elu_into, y)
+            elif isinstance(layer, Upsample):
+                emit(y)  # ELU in place on the conv output; the upsample then writes into its consumer
+                emit = functools.partial(_upsample_into, layer, y)
+                shape = (*shape[:2], shape[2] * layer.scale, shape[3] * layer.scale)
+        return emit
+
+    def _columns_into(self, x: torch.Tensor, out: torch.Tensor) -> None:
+        """Run the three columns, writing their channels side by side into ``out`` (the fusion input)."""
+        start = 0
+        for column, width in zip(self._columns, self._widths, strict=True):
+            self._run(column, functools.partial(_copy_into, x), tuple(x.shape))(out[:, start : start + width])
+            start += width
+
+    @property
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Same contract as :meth:`GMCNN.forward`: the clamped float32 prediction ``(B, 3, H, W)``."""
+        self._check_size(image.shape[-2], image.shape[-1])
+        x = torch.cat([image * (1 - mask), mask], dim=1)  # (B, 4, H, W), hole zeroed
+        x = x.to(self.dtype).contiguous(memory_format=torch.channels_last)
+        b, _, h, w = x.shape
+        # The padded fusion input is allocated once and the columns fill its interior: no cat, no pad copy.
+        y = self._conv(self._fuse, functools.partial(self._columns_into, x), (b, sum(self._widths), h, w))
+        y = self._conv(self._out, functools.partial(_elu_into, y), tuple(y.shape))  # (B, 3, H, W), no activation
+        return torch.clamp(y.float(), -1.0, 1.0).contiguous()
+
+
+class _CastGMCNN(nn.Module):
+    """Plain :class:`GMCNN` in ``dtype`` and channels-last, fed and read in float32: what ``"compile"`` compiles.
+
+    Inductor fuses the pads, ELUs and concatenation itself, so it gets the straightforward graph
+    (compiling :class:`FusedGMCNN`'s strided writes instead recompiles per layer and runs slower).
+    """
+
+    def __init__(self, generator: GMCNN, *, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.dtype = dtype
+        self.net = _converted(generator, dtype)
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        cl = torch.channels_last
+        return self.net(image.to(self.dtype, memory_format=cl), mask.to(self.dtype, memory_format=cl)).float()
+
+
 @dataclass
 class Runner:
-    """A ready-to-call generator: ``runner(image, mask) -> pred`` (see module docstring)."""
+    """A ready-to-call generator: ``runner(image, mask) -> pred`` (see module docstring).
+
+    Attributes:
+        generator: the original float32 :class:`GMCNN` (its config and size contract; never run by the runner).
+        device: where inputs must live.
+        runtime: the concrete back end (never ``"auto"``).
+        precision: the concrete number format (never ``"auto"``).
+        forward: the prepared network, ``forward(image, mask) -> pred``.
+    """
 
     generator: GMCNN
     device: torch.device
     runtime: str
     precision: str
+    forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-    @torch.inference_mode()
     def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.generator(image, mask).float()
+        """Predict every pixel of padded float32 ``image`` ``(B,3,H,W)`` / ``mask`` ``(B,1,H,W)`` (1 = hole)."""
+        with torch.inference_mode():
+            return self.forward(image, mask).float()
+
+    def estimate_memory_bytes(self, height: int, width: int, *, batch: int = 1) -> int:
+        """:func:`estimate_memory_bytes` for this runner's config, runtime and precision."""
+        return estimate_memory_bytes(
+            self.generator.config, height, width, precision=self.precision, runtime=self.runtime, batch=batch
+        )
 
 
 def build_runner(
     generator: GMCNN, *, device: str | torch.device = "auto", runtime: str = "auto", precision: str = "auto"
 ) -> Runner:
-    """Choose and prepare the back end. ``"auto"`` picks the fastest path that stays faithful here."""
-    if runtime not in RUNTIMES:
-        raise ValueError(f"unknown runtime {runtime!r}; choose one of {list(RUNTIMES)}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
+    """Choose and prepare the back end. ``"auto"`` picks the fastest path that stays faithful here.
+
+    Args:
+        generator: the float32 network; it is moved to ``device`` and put in eval mode, its weights untouched.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda[:N]"``.
+        runtime: one of :data:`RUNTIMES` (see the module docstring).
+        precision: one of :data:`PRECISIONS`.
+
+    Raises:
+        ValueError: an unknown name or a runtime / precision / device combination no back end runs; the
+            message lists the valid choices.
+    """
     dev = resolve_device(device)
+    runtime, precision = resolve_options(runtime, precision, dev)
     generator = generator.to(dev).eval()
-    return Runner(generator, dev, "eager", "fp32")
+    forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    if runtime == "onnx":
+        from gmcnn.export import onnx_forward  # onnxruntime is an optional dependency
+
+        forward = onnx_forward(generator, int8=precision == "int8")
+    elif runtime == "compile":
+        forward = torch.compile(_CastGMCNN(generator, dtype=_DTYPES[precision]).eval(), options={"freezing": True})
+    else:
+        forward = FusedGMCNN(generator, dtype=_DTYPES[precision]).eval()
+    return Runner(generator, dev, runtime, precision, forward)
+
+
+# Peak activation memory per pixel and per unit of ``cnum``, in full-resolution feature maps of ``cnum``
+# channels, measured with ``benchmarks/fast_inference.py --memory`` (peak RSS growth during one forward,
+# glibc mmap threshold pinned so freed maps are returned) and rounded up: eager 10.8 maps measured;
+# compile ~ plain GMCNN in channels-last, 21.7 measured; onnxruntime's arena, 18-21 fp32 maps measured,
+# int8 (quantise / dequantise copies) 30 maps measured.
+_MAPS = {
+    ("eager", "fp32"): 11.5,
+    ("eager", "bf16"): 11.5,
+    ("compile", "fp32"): 23.0,
+    ("compile", "bf16"): 23.0,
+    ("onnx", "fp32"): 23.0,
+    ("onnx", "int8"): 32.0,
+}
+_BYTES = {"fp32": 4, "bf16": 2, "int8": 4}  # int8 models keep float32 maps between quantised convs
+_FIXED_BYTES = 64 * 2**20  # oneDNN / onnxruntime scratch and primitive caches, measured < 40 MiB
+
+
+@functools.cache
+def _num_parameters(config: GMCNNConfig) -> int:
+    with torch.device("meta"):  # shapes only, no weight memory
+        return count_parameters(GMCNN(config))
+
+
+def estimate_memory_bytes(
+    config: GMCNNConfig, height: int, width: int, *, precision: str = "fp32", runtime: str = "eager", batch: int = 1
+) -> int:
+    """Memory one forward at ``height x width`` needs on top of the loaded model (a measured model, rounded up).
+
+    Counts the padded float32 inputs and output, the network's peak activation memory and the runtime's
+    weight copy. :class:`gmcnn.Inpainter` calls this before a full-resolution (``"original"``) fill to refuse
+    one that would not fit. Example: cnum 32 at 3840x2160 needs about 6.5 GB in eager bf16 and 12.7 GB in eager fp32.
+
+    Args:
+        config: the generator's architecture.
+        height: padded input height.
+        width: padded input width.
+        precision: a concrete precision (``"fp32"``, ``"bf16"`` or ``"int8"``).
+        runtime: a concrete runtime (``"eager"``, ``"compile"`` or ``"onnx"``).
+        batch: images per call.
+
+    Raises:
+        ValueError: a runtime / precision pair that :func:`build_runner` never produces.
+    """
+    if (runtime, precision) not in _MAPS:
+        raise ValueError(
+            f"no memory model for runtime {runtime!r} with precision {precision!r}; known pairs: {sorted(_MAPS)}"
+        )
+    nbytes = _BYTES[precision]
+    pixels = batch * height * width
+    per_pixel = _MAPS[runtime, precision] * config.cnum * nbytes  # feature maps
+    per_pixel += config.in_channels * nbytes + 4 * (3 + 1 + 3)  # network input; float32 image + mask and pred
+    weights = _num_parameters(config) * nbytes
+    return int(pixels * per_pixel + weights + _FIXED_BYTES)
