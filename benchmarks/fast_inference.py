@@ -131,9 +131,11 @@ def candidates(generator: GMCNN, *, compile_: bool, onnx: bool) -> tuple[dict[st
         "GMCNN bf16 weights, channels-last": channels_last(torch.bfloat16),
     }
     build: dict[str, float] = {}
-    for runtime, precision in [("eager", "fp32"), ("eager", "bf16"), ("auto", "auto")] + (
-        [("compile", "bf16")] if compile_ else []
-    ) + ([("onnx", "fp32"), ("onnx", "int8")] if onnx else []):  # fmt: skip
+    for runtime, precision in (
+        [("eager", "fp32"), ("eager", "bf16"), ("auto", "auto")]
+        + ([("compile", "bf16")] if compile_ else [])
+        + ([("onnx", "fp32"), ("onnx", "int8")] if onnx else [])
+    ):
         start = time.perf_counter()
         runner = R.build_runner(generator, device="cpu", runtime=runtime, precision=precision)
         name = f'runtime="{runtime}", precision="{precision}"'
@@ -166,15 +168,17 @@ def time_candidates(
     for name in found:
         ratios = [b / t for b, t in zip(times[base_name], times[name], strict=True)]
         composite = preds[name] * mask + image * (1 - mask)
-        rows.append({
-            "candidate": name,
-            "median_s": statistics.median(times[name]),
-            "speedup": statistics.median(ratios),
-            "speedup_range": (min(ratios), max(ratios)),
-            "psnr_pred": psnr(preds[name], base),
-            "psnr_fill": psnr(composite, base * mask + image * (1 - mask)),
-            "first_call_s": first[name],
-        })  # fmt: skip
+        rows.append(
+            {
+                "candidate": name,
+                "median_s": statistics.median(times[name]),
+                "speedup": statistics.median(ratios),
+                "speedup_range": (min(ratios), max(ratios)),
+                "psnr_pred": psnr(preds[name], base),
+                "psnr_fill": psnr(composite, base * mask + image * (1 - mask)),
+                "first_call_s": first[name],
+            }
+        )
     return rows
 
 
@@ -219,8 +223,11 @@ _CHILD = textwrap.dedent(
         with open("/proc/self/status") as fh:
             return next(int(line.split()[1]) * 1024 for line in fh if line.startswith(key))
 
-    task, h, w = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    inpainter = Inpainter.from_generator(GMCNN(GMCNNConfig()), device="cpu")
+    task, h, w, model = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    if model == "-":  # no trained model: the full-size architecture with its official random init
+        inpainter = Inpainter.from_generator(GMCNN(GMCNNConfig()), device="cpu")
+    else:
+        inpainter = Inpainter.from_pretrained(model, device="cpu")
     rng = np.random.default_rng(0)
     if task == "crop":
         image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
@@ -246,17 +253,21 @@ _CHILD = textwrap.dedent(
 )
 
 
-def child(task: str, h: int, w: int) -> dict[str, float]:
+def child(task: str, h: int, w: int, model: str) -> dict[str, float]:
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"} if task == "forward" else None
-    out = subprocess.run([sys.executable, "-c", _CHILD, task, str(h), str(w)], capture_output=True, text=True,
-                         env=env, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, task, str(h), str(w), model], capture_output=True, text=True, env=env, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def memory_section() -> str:
-    lines = ["## Memory and large images (cnum 32, runtime auto)", ""]
-    crop4k = child("crop", 2160, 3840)
-    crop12 = child("crop", 3000, 4000)
+def memory_section(model: str | None) -> str:
+    """Crop-strategy fills of 4K / 12 MP images and full-resolution forwards, each in a fresh process."""
+    model = model or "-"
+    title = "cnum 32, random weights" if model == "-" else f"model {model!r}"
+    lines = [f"## Memory and large images ({title}, runtime auto)", ""]
+    crop4k = child("crop", 2160, 3840, model)
+    crop12 = child("crop", 3000, 4000, model)
     lines += [
         f"- 4K (3840x2160) fill, crop strategy, 3 holes: peak RSS of the whole process "
         f"**{crop4k['peak_rss'] / 2**30:.2f} GiB** (bar: < 4 GB), {crop4k['seconds']:.1f} s, "
@@ -265,7 +276,7 @@ def memory_section() -> str:
         f"peak RSS {crop12['peak_rss'] / 2**30:.2f} GiB",
     ]
     for h, w in [(1024, 768), (2160, 3840)]:
-        fwd = child("forward", h, w)
+        fwd = child("forward", h, w, model)
         lines.append(
             f"- full-resolution forward {w}x{h} ({fwd['runtime']} {fwd['precision']}): measured peak growth "
             f"{fwd['forward_peak_growth'] / 2**30:.2f} GiB, `estimate_memory_bytes` {fwd['estimate'] / 2**30:.2f} GiB"
@@ -277,8 +288,10 @@ def fidelity_section(generator: GMCNN, described: str, size: int) -> str:
     """PSNR of auto (and int8) against eager fp32 on several photos with rectangle + stroke holes."""
     from skimage import data
 
-    runners = {name: R.build_runner(generator, device="cpu", runtime=rt, precision=pr)
-               for name, rt, pr in [("auto", "auto", "auto"), ("onnx int8", "onnx", "int8")]}  # fmt: skip
+    runners = {
+        name: R.build_runner(generator, device="cpu", runtime=rt, precision=pr)
+        for name, rt, pr in [("auto", "auto", "auto"), ("onnx int8", "onnx", "int8")]
+    }
     lines = [
         f"## Fidelity on the {described}",
         "",
@@ -329,8 +342,9 @@ def main() -> None:
     ]
     for cnum in (32, 16):
         generator, described = weights_for(cnum, trained)
-        found, build = candidates(generator, compile_=not args.no_compile and cnum == 32,
-                                  onnx=not args.no_onnx and cnum == 32)  # fmt: skip
+        found, build = candidates(
+            generator, compile_=not args.no_compile and cnum == 32, onnx=not args.no_onnx and cnum == 32
+        )
         if cnum != 32:  # the variant: only the baseline and the shipped paths
             found = {
                 k: v for k, v in found.items() if k.startswith(("eager fp32 NCHW", 'runtime="eager"', 'runtime="auto"'))
@@ -353,7 +367,7 @@ def main() -> None:
         out += [fidelity_section(*trained, args.size), ""]
         print(out[-2], flush=True)
     if args.memory:
-        out += [memory_section(), ""]
+        out += [memory_section(args.model or ("default" if trained else None)), ""]
         print(out[-2], flush=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text("\n".join(out))

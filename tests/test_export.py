@@ -51,8 +51,13 @@ def test_dynamic_onnx_matches_pytorch_at_several_sizes(rng: np.random.Generator)
         out = runner(image, mask)
         assert out.shape == (b, 3, h, w) and out.dtype == torch.float32
         torch.testing.assert_close(out, ref, atol=2e-4, rtol=0)
-    assert runner.contract == {"value_range": [-1.0, 1.0], "channel_order": "RGB", "mask_polarity": "1=hole",
-                               "size_multiple": 4, "min_size": 4}  # fmt: skip
+    assert runner.contract == {
+        "value_range": [-1.0, 1.0],
+        "channel_order": "RGB",
+        "mask_polarity": "1=hole",
+        "size_multiple": 4,
+        "min_size": 4,
+    }
 
 
 def test_fixed_size_export_declares_its_shape(tmp_path: Path) -> None:
@@ -119,3 +124,25 @@ def test_cli_errors_are_one_line(
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_cli_int8_export_calibrates_on_a_folder(tmp_path: Path, tiny_export: Path, photo: np.ndarray) -> None:
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(photo[:300, :300]).save(photos / "a.png")
+    Image.fromarray(photo[200:, 200:]).save(photos / "b.jpg")
+    out = tmp_path / "int8.onnx"
+    args = ["export", "--onnx", str(out), "--model", str(tiny_export), "--int8", "--calibration", str(photos)]
+    assert main(args) == 0
+    ops = {node.op_type for node in onnx.load(str(out)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
+
+
+def test_cli_int8_refuses_an_empty_calibration_folder(
+    tmp_path: Path, tiny_export: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["export", "--onnx", str(tmp_path / "m.onnx"), "--model", str(tiny_export), "--int8"]
+    assert main([*args, "--calibration", str(tmp_path)]) == 2
+    assert "no .jpg/.png/.webp photos in calibration folder" in capsys.readouterr().err

@@ -140,3 +140,21 @@ def test_reflect_model_pads_small_images(photo: np.ndarray) -> None:
     inp = Inpainter.from_generator(tiny_generator(pad_mode="reflect"), device="cpu")
     out = inp(photo[:50, :70], _mask(50, 70))
     assert out.shape == (50, 70, 3)
+
+
+def test_embedded_default_model_loads_offline_and_fills(photo: np.ndarray) -> None:
+    """The shipped weights exist, pass their sha256 check, fit the contract and fill a real photo."""
+    from gmcnn.checkpoint import sha256_file
+    from gmcnn.weights import get
+
+    folder = get("default").path
+    assert folder is not None
+    inp = Inpainter.from_pretrained("default", device="cpu")
+    assert inp.meta["sha256"] == sha256_file(folder / "generator.safetensors")
+    assert (folder / "generator.safetensors").stat().st_size <= 25 * 2**20
+    assert inp.meta["contract"]["mask_polarity"] == "1=hole"
+    img, m = photo[:256, :256], _mask(256, 256)
+    out = inp(img, m)
+    assert np.array_equal(out[~m], img[~m])
+    # A trained model fills with the surrounding colours, not with the white/zero placeholder.
+    assert abs(float(out[m].mean()) - float(img[~m].mean())) < 60

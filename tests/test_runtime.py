@@ -191,8 +191,12 @@ def test_memory_estimate_covers_the_measured_peak(precision: str) -> None:
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}  # freed maps go back to the OS, as at 4K sizes
     out = subprocess.run(
         [sys.executable, "-c", _PEAK_SCRIPT, str(cnum), str(h), str(w), precision],
-        env=env, capture_output=True, text=True, check=True, timeout=600,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
     peak = json.loads(out.stdout.strip().splitlines()[-1])["peak"]
     estimate = R.estimate_memory_bytes(GMCNNConfig(cnum=cnum), h, w, precision=precision)
     assert 0.5 * estimate < peak <= estimate

@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from PIL import Image
+
 from gmcnn.errors import UserError
 from gmcnn.io import IMAGE_EXTENSIONS, MAX_PIXELS, format_for_path, load_image, save_image
 
@@ -117,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
             mask = load_image(find_mask(image_path, mask_arg), max_pixels=args.max_pixels)
             result = inpainter(image, mask, strategy=args.strategy, process_size=args.process_size,
                                grow=args.grow, feather=args.feather)  # fmt: skip
+            assert isinstance(result, Image.Image)  # PIL in, PIL out
             save_image(result, out_path, like=image)
         except (UserError, ValueError, FileNotFoundError, OSError) as exc:
             if len(jobs) == 1:

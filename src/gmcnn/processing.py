@@ -270,8 +270,10 @@ def feather_weights(mask: np.ndarray, pixels: int) -> np.ndarray:
     """
     if pixels <= 0:
         return mask.astype(np.float32)
-    steps = _dilation_steps(mask, pixels)
-    return (sum(steps) / (pixels + 1)).astype(np.float32)  # type: ignore[no-any-return]
+    total = np.zeros(mask.shape, dtype=np.float32)
+    for step in _dilation_steps(mask, pixels):
+        total += step
+    return total / np.float32(pixels + 1)
 
 
 def _dilation_steps(mask: np.ndarray, pixels: int) -> list[np.ndarray]:
@@ -323,10 +325,10 @@ def hole_boxes(mask: np.ndarray, *, cell: int = 8) -> list[Box]:
     gh, gw = math.ceil(h / cell), math.ceil(w / cell)
     padded = np.zeros((gh * cell, gw * cell), dtype=bool)
     padded[:h, :w] = mask
-    grid = padded.reshape(gh, cell, gw, cell).any(axis=(1, 3))
+    grid: np.ndarray = np.asarray(padded.reshape(gh, cell, gw, cell).any(axis=(1, 3)))
     labels = np.zeros(grid.shape, dtype=np.int32)
     boxes: list[Box] = []
-    for start in zip(*np.nonzero(grid), strict=True):
+    for start in zip(*(a.tolist() for a in np.nonzero(grid)), strict=True):
         if labels[start]:
             continue
         labels[start] = len(boxes) + 1

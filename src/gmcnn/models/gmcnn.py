@@ -147,7 +147,8 @@ class GMCNN(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.normal_(m.weight, 0.0, 0.02)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def _pad(self, x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
         p = conv.dilation[0] * (conv.kernel_size[0] - 1) // 2
@@ -190,7 +191,8 @@ class GMCNN(nn.Module):
         x2 = self._column(self.EB2, x)  # (B, 2c, H, W)
         x3 = self._column(self.EB3, x)  # (B, c, H, W)
         x = torch.cat([x1, x2, x3], dim=1)  # (B, 7c, H, W)
-        fuse, out = self.decoding_layers
+        fuse, out = self.decoding_layers[0], self.decoding_layers[1]
+        assert isinstance(fuse, nn.Conv2d) and isinstance(out, nn.Conv2d)
         x = F.elu(fuse(self._pad(x, fuse)))  # (B, c/2, H, W)
         x = out(self._pad(x, out))  # (B, 3, H, W), no activation
         return torch.clamp(x, -1.0, 1.0)

@@ -44,11 +44,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gmcnn import __version__
 from gmcnn.errors import UserError
-from gmcnn.inference import DEFAULT_PROCESS_SIZE, Inpainter
+from gmcnn.inference import DEFAULT_PROCESS_SIZE, STRATEGIES, Inpainter
 from gmcnn.io import MAX_PIXELS, SUPPORTED_FORMATS, decode_image, encode_image
 from gmcnn.processing import normalize_mask
 
-STRATEGIES = ("auto", "original", "resize", "crop")
 DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a 12 MP PNG is ~20-35 MB; image + mask in one request
 DEFAULT_QUEUE_SIZE = 4
 MAX_GROW = 256  # px; larger values would turn a stroke into most of the photo

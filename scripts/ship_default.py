@@ -1,0 +1,41 @@
+"""Copy a training run's latest generator export into the package as the embedded "default" weights.
+
+Usage: python3 scripts/ship_default.py RUN_DIR [--note TEXT]
+
+Re-exports (so the JSON carries a fresh sha256, checked at every load) with the run's training facts plus
+what the model card needs: steps, data, hardware. The run directory itself stays outside git.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+from gmcnn.checkpoint import export_generator, load_generator
+from gmcnn.weights import PACKAGE_WEIGHTS
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("--note", default="", help="free text kept in the JSON (e.g. how long it trained)")
+    args = ap.parse_args()
+    generator, meta = load_generator(args.run_dir / "export")
+    training = dict(meta.get("training", {}))
+    training.pop("config", None)  # the full run config stays with the run; keep the card-relevant facts
+    run_config = json.loads((args.run_dir / "config.json").read_text())
+    training.update(
+        recipe={k: run_config[k] for k in ("lr", "batch_size", "mask_type", "bf16", "hole_weight", "known_weight",
+                                           "idmrf_weight", "adv_weight", "pretrain_steps") if k in run_config},
+        data="gmcnn corpus (src/gmcnn/data/corpus_manifest.csv), train split",
+        hardware=f"{platform.machine()} CPU, 2 cores, torch bf16 autocast",
+        note=args.note,
+    )  # fmt: skip
+    path = export_generator(generator, PACKAGE_WEIGHTS / "default", training=training)
+    print(f"shipped step {training.get('steps')} to {path.parent}")
+
+
+if __name__ == "__main__":
+    main()
