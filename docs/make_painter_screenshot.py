@@ -29,8 +29,14 @@ thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=
 thread.start()
 while not server.started:
     time.sleep(0.05)
-args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+args = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 with sync_playwright() as p:
     browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=args)
     page = browser.new_page(viewport={"width": 1440, "height": 900})
