@@ -15,6 +15,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from gmcnn import GMCNN, GMCNNConfig, Inpainter
 from gmcnn.web import create_app
+from gmcnn.web.chromium import CHROMIUM, LAUNCH_ARGS
 
 photo, out = sys.argv[1], sys.argv[2]
 if len(sys.argv) > 3:
@@ -29,16 +30,8 @@ thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=
 thread.start()
 while not server.started:
     time.sleep(0.05)
-args = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 with sync_playwright() as p:
-    browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=args)
+    browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(f"http://127.0.0.1:{sock.getsockname()[1]}/")
     expect(page.locator("#model")).to_contain_text("cnum")

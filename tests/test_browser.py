@@ -22,10 +22,11 @@ from PIL import Image
 
 from gmcnn import Inpainter
 from gmcnn.web import create_app
+from gmcnn.web.chromium import CHROMIUM, LAUNCH_ARGS
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
+
 if not os.path.exists(CHROMIUM):
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); CI installs it", allow_module_level=True)
 
@@ -33,14 +34,6 @@ from playwright import sync_api  # noqa: E402  (the [dev] extra; only the browse
 
 expect = sync_api.expect
 
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 W, H = 192, 144  # test photo size
 FILL_TIMEOUT_MS = 120_000  # the machine is shared; a fill is fast but may wait for CPU
 

@@ -161,8 +161,8 @@ class Inpainter:
             windows = [P.Box(0, 0, h, w)]
             scale_to = process_size
         else:
-            reach = P.grow_mask(hole, feather) if feather else hole  # windows must cover the feather band too
-            windows = P.context_windows(reach, margin=margin, min_margin=32, min_side=self.train_size)
+            # Windows must cover the feather band too: every pixel with a weight may change.
+            windows = P.context_windows(weight > 0, margin=margin, min_margin=32, min_side=self.train_size)
             scale_to = process_size
 
         out = user.rgb.copy()

@@ -20,7 +20,6 @@ instead of piling up work and memory. Every request gets its own result: jobs sh
 from __future__ import annotations
 
 import asyncio
-import io
 import math
 import threading
 import time
@@ -43,9 +42,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gmcnn import __version__
-from gmcnn.errors import UserError
+from gmcnn.errors import ImageTooLarge, UnsupportedImage, UserError
 from gmcnn.inference import DEFAULT_PROCESS_SIZE, STRATEGIES, Inpainter
-from gmcnn.io import MAX_PIXELS, SUPPORTED_FORMATS, decode_image, encode_image
+from gmcnn.io import MAX_PIXELS, decode_image, encode_image
 from gmcnn.processing import normalize_mask
 
 DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a 12 MP PNG is ~20-35 MB; image + mask in one request
@@ -217,31 +216,17 @@ class Slot:
             self._queue._release()
 
 
-def _upload_status(data: bytes, max_pixels: int) -> int:
-    """HTTP status for an upload that :func:`gmcnn.io.decode_image` refused (its message says why).
-
-    413 too many pixels, 415 not an image / a format we do not read, 400 a supported format that is damaged.
-    Only the header is read.
-    """
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            fmt, (w, h) = probe.format, probe.size
-    except Image.DecompressionBombError:
-        return 413
-    except Exception:  # PIL raises several types for bytes that are no image at all
-        return 415
-    if fmt not in SUPPORTED_FORMATS:
-        return 415
-    return 413 if w * h > max_pixels else 400
-
-
 def _decode(data: bytes, field: str, max_pixels: int) -> Image.Image:
     if not data:
         raise ApiError(422, f"the '{field}' upload is empty (0 bytes)", {"field": field})
     try:
         return decode_image(data, name=f"'{field}'", max_pixels=max_pixels)
-    except UserError as exc:
-        raise ApiError(_upload_status(data, max_pixels), str(exc), {"field": field}) from None
+    except ImageTooLarge as exc:
+        raise ApiError(413, str(exc), {"field": field}) from None
+    except UnsupportedImage as exc:
+        raise ApiError(415, str(exc), {"field": field}) from None
+    except UserError as exc:  # a supported format that is damaged or truncated
+        raise ApiError(400, str(exc), {"field": field}) from None
 
 
 def _media_type(fmt: str) -> str:
