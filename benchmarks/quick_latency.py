@@ -1,5 +1,6 @@
 """Quick latency check on a quiet machine: full GMCNN 512² (auto vs eager fp32, interleaved) and the default
-model's 512² and 12 MP fills. Prints one line per measurement. Usage: python3 benchmarks/quick_latency.py"""
+model's 512² and 12 MP fills, and the default beside its push-pull pre-fill alone and OpenCV Telea.
+Prints one line per measurement. Usage: python3 benchmarks/quick_latency.py"""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PIL import Image
 from skimage import data
 
 from gmcnn import GMCNN, GMCNNConfig, Inpainter
+from gmcnn.evaluation.baselines import get_baseline
 from gmcnn.processing import rgb_to_tensor
 from gmcnn.runtime import build_runner
 
@@ -46,6 +48,14 @@ def main() -> None:
     default(img, m)
     print(
         f"default 512x512 fill (whole Inpainter call): p50 {statistics.median(_timed(lambda: default(img, m), 5)):.3f}s"
+    )
+    # The default model's parts and the classical fills on the same image, interleaved (same machine load).
+    pushpull, telea = get_baseline("pushpull"), get_baseline("telea")
+    rounds = [[_timed(lambda f=f: f(img, m), 1)[0] for f in (default, pushpull, telea)] for _ in range(5)]
+    d, p, t = (statistics.median(r[i] for r in rounds) for i in range(3))
+    print(
+        f"512x512 interleaved p50: default {d:.3f}s, its push-pull pre-fill alone {p:.3f}s "
+        f"({p / d:.0%} of the default's time), OpenCV Telea {t:.3f}s (default / Telea = {d / t:.1f}x)"
     )
     big = np.asarray(Image.fromarray(data.astronaut()).resize((4000, 3000)))
     mb = np.zeros((3000, 4000), bool)

@@ -1,6 +1,12 @@
-"""Plot training curves (hole / known L1, validation PSNR) of one or more runs' metrics.jsonl into one PNG.
+"""Plot training curves of one or more runs into one PNG: train hole loss, validation hole PSNR and SSIM.
 
 Usage: python3 benchmarks/training_curves.py OUT.png RUN_DIR[=label] [RUN_DIR[=label] ...]
+
+Validation points come from each run's ``metrics.jsonl`` and, when present, ``val_checkpoints.jsonl`` (written by
+``benchmarks/validate_checkpoints.py``). Classical fills scored on the same validation cases
+(``val_baselines.json`` in the first run that has one) are drawn as dotted reference lines, and the axes are
+clipped to a window around them (a diverged run leaves the plot instead of flattening it). All runs of the
+``cpu_small`` family share the validation cases (same images, seed, mask type and size), so their curves compare.
 """
 
 from __future__ import annotations
@@ -14,9 +20,21 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+PANELS = (
+    ("hole", "train hole loss (L1 keys solid, L2 dashed)"),
+    ("val_hole_psnr", "validation hole PSNR (dB)"),
+    ("val_ssim", "validation SSIM (whole image)"),
+)
+
+
+def _rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
 
 def _series(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
-    pts = [(r["step"], r[key]) for r in rows if key in r]
+    pts = sorted({r["step"]: r[key] for r in rows if key in r}.items())
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
@@ -25,21 +43,43 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     out, runs = Path(argv[0]), argv[1:]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(16, 4.5))
+    baselines: dict[str, dict[str, float]] = {}
     for spec in runs:
         path, _, label = spec.partition("=")
-        rows = [json.loads(line) for line in (Path(path) / "metrics.jsonl").read_text().splitlines() if line.strip()]
-        for ax, key in zip(axes, ("hole_l1", "known_l1", "val_psnr"), strict=True):
+        run = Path(path)
+        label = label or run.name
+        rows = _rows(run / "metrics.jsonl")
+        val_rows = [r for r in rows if "val_hole_psnr" in r] + _rows(run / "val_checkpoints.jsonl")
+        if not baselines and (run / "val_baselines.json").exists():
+            baselines = json.loads((run / "val_baselines.json").read_text())
+        color = None
+        for key, style in (("hole_l1", "-"), ("hole_l2", "--")):
             steps, values = _series(rows, key)
             if steps:
-                ax.plot(steps, values, marker="." if key == "val_psnr" else None, label=label or path)
-    for ax, title in zip(
-        axes, ("hole L1 (train, [-1,1] units)", "known-region L1 (train)", "validation PSNR (dB)"), strict=True
-    ):
+                (line,) = axes[0].plot(steps, values, style, color=color, label=f"{label} ({key})", lw=1)
+                color = line.get_color()
+        for ax, (key, _) in zip(axes[1:], PANELS[1:], strict=True):
+            steps, values = _series(val_rows, key)
+            if steps:
+                ax.plot(steps, values, marker=".", color=color, label=label)
+    # Diverged runs would squash the interesting range: clip to a window around the reference fills.
+    axes[0].set_ylim(0, 0.5)
+    for ax, (key, _), pad in zip(axes[1:], PANELS[1:], ((6.0, 1.0), (0.08, 0.01)), strict=True):
+        refs = [scores[key] for scores in baselines.values() if key in scores]
+        if refs:
+            ax.set_ylim(min(refs) - pad[0], max(refs) + pad[1])
+    for name, scores in baselines.items():
+        for ax, (key, _) in zip(axes[1:], PANELS[1:], strict=True):
+            if key in scores:
+                ax.axhline(scores[key], ls=":", lw=1, color="gray")
+                ax.annotate(name, (1.0, scores[key]), xycoords=("axes fraction", "data"), fontsize=7, color="gray",
+                            ha="right", va="bottom")  # fmt: skip
+    for ax, (_, title) in zip(axes, PANELS, strict=True):
         ax.set_title(title)
         ax.set_xlabel("generator step")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=90)

@@ -1,6 +1,9 @@
 """Copy a training run's latest generator export into the package as the embedded "default" weights.
 
-Usage: python3 scripts/ship_default.py RUN_DIR [--note TEXT]
+Usage: python3 scripts/ship_default.py RUN_DIR [--step N] [--note TEXT]
+
+``--step N`` ships the generator of ``RUN_DIR/checkpoints/step_N.pt`` (e.g. the one with the best validation)
+instead of the run's latest export.
 
 Re-exports (so the JSON carries a fresh sha256, checked at every load) with the run's training facts plus
 what the model card needs: steps, data, hardware. The run directory itself stays outside git.
@@ -13,22 +16,32 @@ import json
 import platform
 from pathlib import Path
 
-from gmcnn.checkpoint import export_generator, load_generator
+from gmcnn.checkpoint import export_generator, load_generator, load_state_strict
+from gmcnn.models.gmcnn import GMCNN
+from gmcnn.training.state import load_checkpoint
 from gmcnn.weights import PACKAGE_WEIGHTS
+
+RECIPE_KEYS = ("cnum", "fill", "lr", "batch_size", "mask_type", "bf16", "hole_loss", "hole_weight", "known_weight",
+               "idmrf_weight", "adv_weight", "pretrain_steps")  # fmt: skip
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir", type=Path)
+    ap.add_argument("--step", type=int, help="ship this checkpoint's generator instead of the latest export")
     ap.add_argument("--note", default="", help="free text kept in the JSON (e.g. how long it trained)")
     args = ap.parse_args()
     generator, meta = load_generator(args.run_dir / "export")
     training = dict(meta.get("training", {}))
+    if args.step is not None:
+        state = load_checkpoint(args.run_dir / "checkpoints" / f"step_{args.step:08d}.pt")
+        generator = GMCNN(generator.config)
+        load_state_strict(generator, state["generator"], source="checkpoint")
+        training.update(steps=state["step"], stage=state["stage"])
     training.pop("config", None)  # the full run config stays with the run; keep the card-relevant facts
     run_config = json.loads((args.run_dir / "config.json").read_text())
     training.update(
-        recipe={k: run_config[k] for k in ("lr", "batch_size", "mask_type", "bf16", "hole_weight", "known_weight",
-                                           "idmrf_weight", "adv_weight", "pretrain_steps") if k in run_config},
+        recipe={k: run_config[k] for k in RECIPE_KEYS if k in run_config},
         data="gmcnn corpus (src/gmcnn/data/corpus_manifest.csv), train split",
         hardware=f"{platform.machine()} CPU, 2 cores, torch bf16 autocast",
         note=args.note,

@@ -15,9 +15,9 @@ from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 
 
-def tiny_generator(seed: int = 0, *, pad_mode: str = "zeros") -> GMCNN:
+def tiny_generator(seed: int = 0, *, pad_mode: str = "zeros", fill: str = "zeros") -> GMCNN:
     torch.manual_seed(seed)
-    return GMCNN(GMCNNConfig(cnum=4, pad_mode=pad_mode)).eval()
+    return GMCNN(GMCNNConfig(cnum=4, pad_mode=pad_mode, fill=fill)).eval()
 
 
 @pytest.fixture(scope="session")

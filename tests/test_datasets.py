@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from gmcnn.data.datasets import (
+    EpochStream,
     FileListDataset,
     ImageFileDataset,
     ImageFolderDataset,
@@ -126,3 +127,24 @@ def test_resumable_sampler_continues_the_same_order() -> None:
     part = ResumableSampler(data, num_replicas=2, rank=1, seed=3)  # type: ignore[arg-type]
     part.set_position(4, 6)
     assert list(part) == order[6:] and len(part) == len(order) - 6
+
+
+def test_epoch_stream_addresses_later_epochs_like_set_epoch(folder: Path) -> None:
+    with pytest.warns(UserWarning):
+        data = ImageFolderDataset(folder, image_size=32, mask=RectMask(), seed=4)
+    n = len(data)
+    sampler = ResumableSampler(data, num_replicas=1, rank=0, seed=3)
+    per_epoch = n - 1  # whole batches only: the last index of every epoch is dropped
+    stream = iter(EpochStream(sampler, dataset_len=n, per_epoch=per_epoch, start_epoch=2, skip=1))
+    first = [next(stream) for _ in range(per_epoch - 1 + per_epoch)]
+    sampler.set_position(2, 0)
+    epoch2 = list(sampler)[1:per_epoch]
+    sampler.set_position(3, 0)
+    epoch3 = list(sampler)[:per_epoch]
+    assert first == [2 * n + i for i in epoch2] + [3 * n + i for i in epoch3]
+    # Index e * n + i is sample i of epoch e, exactly as after set_epoch(e).
+    with pytest.warns(UserWarning):
+        same = ImageFolderDataset(folder, image_size=32, mask=RectMask(), seed=4)
+    same.set_epoch(3)
+    a, b = data[3 * n + 1], same[1]
+    assert torch.equal(a.image, b.image) and torch.equal(a.mask, b.mask)

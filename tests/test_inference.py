@@ -142,6 +142,17 @@ def test_reflect_model_pads_small_images(photo: np.ndarray) -> None:
     assert out.shape == (50, 70, 3)
 
 
+@pytest.mark.parametrize("runtime", ["eager", "auto", "onnx"])
+def test_smooth_fill_model_through_every_runtime(photo: np.ndarray, runtime: str) -> None:
+    """A pre-fill model (the embedded model's kind) keeps known pixels and matches its own eager forward."""
+    generator = tiny_generator(pad_mode="reflect", fill="smooth")
+    img, m = photo[100:300, 50:300], _mask(200, 250)
+    reference = Inpainter.from_generator(generator, device="cpu", runtime="eager", precision="fp32")(img, m)
+    out = Inpainter.from_generator(generator, device="cpu", runtime=runtime)(img, m)
+    assert np.array_equal(out[~m], img[~m])
+    assert np.abs(out.astype(int) - reference).max() <= 3  # bf16 on AMX CPUs, onnxruntime's kernels
+
+
 def test_embedded_default_model_loads_offline_and_fills(photo: np.ndarray) -> None:
     """The shipped weights exist, pass their sha256 check, fit the contract and fill a real photo."""
     from gmcnn.checkpoint import sha256_file

@@ -15,7 +15,15 @@ from gmcnn.losses.adversarial import (
     wgan_critic_loss,
 )
 from gmcnn.losses.idmrf import idmrf_loss, mrf_layer_loss
-from gmcnn.losses.reconstruction import blur_kernel_1d, confidence_l1, confidence_weights, known_l1
+from gmcnn.losses.reconstruction import (
+    blur_kernel_1d,
+    confidence_l1,
+    confidence_l2,
+    confidence_weights,
+    hole_l1,
+    hole_l2,
+    known_l1,
+)
 
 
 def square_mask(size: int = 64, lo: int = 16, hi: int = 48) -> torch.Tensor:
@@ -85,6 +93,26 @@ def test_hole_and_known_l1_see_only_their_region() -> None:
     assert confidence_l1(wrong_hole, target, mask, w) > 0 and known_l1(wrong_hole, target, mask) == 0
     # Known L1 is normalised by the known area: a constant error of 0.5 gives 0.5.
     torch.testing.assert_close(known_l1(wrong_known, target, mask), torch.tensor(0.5))
+
+
+def test_plain_hole_losses_see_only_the_hole_and_weigh_it_evenly() -> None:
+    mask = square_mask()
+    target = torch.rand(1, 3, 64, 64) * 2 - 1
+    assert hole_l1(target + (1 - mask) * 0.5, target, mask) == 0
+    assert hole_l2(target + (1 - mask) * 0.5, target, mask) == 0
+    # Normalised by the hole area: a constant error of 0.5 in the hole gives 0.5 (L1) and 0.25 (L2).
+    torch.testing.assert_close(hole_l1(target + mask * 0.5, target, mask), torch.tensor(0.5))
+    torch.testing.assert_close(hole_l2(target + mask * 0.5, target, mask), torch.tensor(0.25))
+
+
+def test_confidence_l2_is_the_squared_twin_of_confidence_l1() -> None:
+    mask = square_mask()
+    target = torch.rand(1, 3, 64, 64) * 2 - 1
+    w = confidence_weights(mask, size=15)
+    assert confidence_l2(target + (1 - mask) * 0.5, target, mask, w) == 0
+    # A constant hole error e gives e^2 / e times the L1 value: the same weighting, squared errors.
+    l1 = confidence_l1(target + mask * 0.5, target, mask, w)
+    torch.testing.assert_close(confidence_l2(target + mask * 0.5, target, mask, w), 0.5 * l1)
 
 
 # ----------------------------------------------------------------------------- ID-MRF

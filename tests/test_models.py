@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from gmcnn.models.fill import smooth_fill
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig, count_parameters
 
 OFFICIAL_SHAPES = {
@@ -78,9 +79,10 @@ def test_every_parameter_gets_a_gradient() -> None:
         assert p.grad is not None and float(p.grad.abs().sum()) > 0, name
 
 
-def test_hole_content_is_ignored() -> None:
-    """The network sees image * (1 - mask): what lies under the hole cannot change the prediction."""
-    g = GMCNN(GMCNNConfig(cnum=4, pad_mode="zeros")).eval()
+@pytest.mark.parametrize("fill", ["zeros", "smooth"])
+def test_hole_content_is_ignored(fill: str) -> None:
+    """The network never sees the hole's pixels: what lies under the hole cannot change the prediction."""
+    g = GMCNN(GMCNNConfig(cnum=4, pad_mode="zeros", fill=fill)).eval()
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     m = torch.zeros(1, 1, 32, 32)
     m[..., 8:20, 8:20] = 1
@@ -88,6 +90,27 @@ def test_hole_content_is_ignored() -> None:
     x2[..., 8:20, 8:20] = torch.rand(1, 3, 12, 12)
     with torch.no_grad():
         assert torch.equal(g(x, m), g(x2, m))
+
+
+def test_smooth_fill_model_predicts_a_correction_to_the_fill() -> None:
+    g = GMCNN(GMCNNConfig(cnum=4, pad_mode="zeros", fill="smooth")).eval()
+    assert set(g.state_dict()) == set(GMCNN(GMCNNConfig(cnum=4, pad_mode="zeros")).state_dict())  # same layers
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    m = torch.zeros(1, 1, 32, 32)
+    m[..., 8:20, 8:20] = 1
+    last = g.decoding_layers[1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.zero_()
+        torch.testing.assert_close(g(x, m), smooth_fill(x, m))  # no correction -> exactly the smooth fill
+        last.bias.fill_(0.1)
+        torch.testing.assert_close(g(x, m), (smooth_fill(x, m) + 0.1).clamp(-1, 1))
+
+
+def test_configs_saved_before_the_fill_option_load_as_the_official_model() -> None:
+    assert GMCNNConfig.from_dict({"cnum": 16, "in_channels": 4, "pad_mode": "reflect"}).fill == "zeros"
+    with pytest.raises(ValueError, match="fill must be one of"):
+        GMCNNConfig(fill="noise")
 
 
 def test_mask_polarity_matters() -> None:

@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gmcnn.models.gmcnn import GMCNN, GMCNNConfig, Upsample, count_parameters
+from gmcnn.models.gmcnn import GMCNN, GMCNNConfig, Upsample, count_parameters, network_input, network_output
 
 RUNTIMES = ("auto", "eager", "compile", "onnx")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
@@ -222,13 +222,13 @@ class FusedGMCNN(nn.Module):
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Same contract as :meth:`GMCNN.forward`: the clamped float32 prediction ``(B, 3, H, W)``."""
         self._check_size(image.shape[-2], image.shape[-1])
-        x = torch.cat([image * (1 - mask), mask], dim=1)  # (B, 4, H, W), hole zeroed
+        x, base = network_input(self.config, image, mask)  # (B, 4, H, W), in float32
         x = x.to(self.dtype).contiguous(memory_format=torch.channels_last)
         b, _, h, w = x.shape
         # The padded fusion input is allocated once and the columns fill its interior: no cat, no pad copy.
         y = self._conv(self._fuse, functools.partial(self._columns_into, x), (b, sum(self._widths), h, w))
         y = self._conv(self._out, functools.partial(_elu_into, y), tuple(y.shape))  # (B, 3, H, W), no activation
-        return torch.clamp(y.float(), -1.0, 1.0).contiguous()
+        return network_output(y.float(), base).contiguous()
 
 
 class _CastGMCNN(nn.Module):

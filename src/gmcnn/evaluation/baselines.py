@@ -9,6 +9,8 @@ Registered names (:func:`get_baseline`):
 * ``telea`` — OpenCV ``cv2.inpaint`` with ``INPAINT_TELEA`` (fast marching), radius 3 px.
 * ``ns`` — OpenCV ``cv2.inpaint`` with ``INPAINT_NS`` (Navier-Stokes), radius 3 px.
 * ``biharmonic`` — scikit-image ``restoration.inpaint_biharmonic``, one solve per connected hole.
+* ``pushpull`` — :func:`gmcnn.models.fill.smooth_fill`, the parameter-free pyramid fill the ``smooth`` generators
+  start from (so the table shows what their network adds on top of it).
 * ``patchmatch`` — the PyPI package ``pypatchmatch`` (``import patchmatch``; Barnes et al. 2009 as implemented by
   Y. Andam, maintained by the InvokeAI lineage), patch radius 3 (7x7 patches) and a fixed seed of 0. Radius 3
   was the best and fastest of 3/5/9/15 on our 256x256 rectangle and stroke cases.
@@ -118,6 +120,25 @@ class BiharmonicFill:
         return _keep_known(image, np.clip(np.rint(filled * 255.0), 0, 255).astype(np.uint8), hole)
 
 
+@register_baseline("pushpull")
+@dataclass(frozen=True)
+class PushPullFill:
+    """The push-pull pyramid fill of :mod:`gmcnn.models.fill` (torch, no parameters)."""
+
+    def __call__(self, image: np.ndarray, mask: Any) -> np.ndarray:
+        import torch
+
+        from gmcnn.models.fill import smooth_fill
+
+        image, hole = _prepare(image, mask)
+        if not hole.any():
+            return image.copy()
+        x = torch.tensor(image).permute(2, 0, 1)[None].float()  # a copy: the input may be read-only
+        m = torch.from_numpy(hole)[None, None].float()
+        filled = smooth_fill(x, m)[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+        return _keep_known(image, filled, hole)
+
+
 @register_baseline("patchmatch")
 @dataclass(frozen=True)
 class PatchMatchFill:
@@ -150,4 +171,12 @@ class PatchMatchFill:
         return _keep_known(image, filled, hole)
 
 
-__all__ = ["BiharmonicFill", "Fill", "PatchMatchFill", "baseline_names", "get_baseline", "register_baseline"]
+__all__ = [
+    "BiharmonicFill",
+    "Fill",
+    "PatchMatchFill",
+    "PushPullFill",
+    "baseline_names",
+    "get_baseline",
+    "register_baseline",
+]

@@ -88,10 +88,38 @@ def confidence_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, 
     return torch.mean(torch.abs(pred - target) * weights) / mask.mean().clamp_min(1e-8)
 
 
+def hole_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Plain hole L1: ``mean(|pred - target| * M) / mean(M)`` (every hole pixel counts the same)."""
+    return torch.mean(torch.abs(pred - target) * mask) / mask.mean().clamp_min(1e-8)
+
+
+def hole_l2(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Hole mean squared error: ``mean((pred - target)^2 * M) / mean(M)`` (what hole PSNR measures)."""
+    return torch.mean(torch.square(pred - target) * mask) / mask.mean().clamp_min(1e-8)
+
+
+def confidence_l2(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Confidence-weighted squared error, normalised like :func:`confidence_l1` (boundary pixels count more)."""
+    return torch.mean(torch.square(pred - target) * weights) / mask.mean().clamp_min(1e-8)
+
+
+HOLE_LOSSES = ("confidence_l1", "confidence_l2", "l1", "l2")
+
+
 def known_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Known-region loss: ``mean(|pred - target| * (1 - M)) / mean(1 - M)`` (in the official code, not the paper)."""
     known = 1.0 - mask
     return torch.mean(torch.abs(pred - target) * known) / known.mean().clamp_min(1e-8)
 
 
-__all__ = ["KERNELS", "blur_kernel_1d", "confidence_l1", "confidence_weights", "known_l1"]
+__all__ = [
+    "HOLE_LOSSES",
+    "KERNELS",
+    "blur_kernel_1d",
+    "confidence_l1",
+    "confidence_l2",
+    "confidence_weights",
+    "hole_l1",
+    "hole_l2",
+    "known_l1",
+]

@@ -6,8 +6,9 @@ Reading order: config -> the three column trunks and tails -> the network. At th
 
 Conventions (as everywhere in gmcnn): ``image`` is float32 ``(B, 3, H, W)`` RGB in [-1, 1]; ``mask`` is float32
 ``(B, 1, H, W)`` with **1 = hole (to fill), 0 = known**. ``forward`` builds the 4-channel input
-``[image * (1 - mask), mask]`` itself and returns the clamped prediction for *every* pixel; the caller
-composites ``pred * mask + image * (1 - mask)``.
+``[image * (1 - mask), mask]`` itself (with ``fill="smooth"``: the hole pre-filled by
+:func:`gmcnn.models.fill.smooth_fill`, and the output is that fill plus the network's correction) and returns the
+clamped prediction for *every* pixel; the caller composites ``pred * mask + image * (1 - mask)``.
 
 Size contract of this architecture: ``H`` and ``W`` must be multiples of 4 (two stride-2 convs) and at least
 :attr:`GMCNNConfig.min_size` (196 at the default config: the rate-16 reflection pad of the 7x7 column is 48 px
@@ -24,6 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gmcnn.models.fill import smooth_fill
+
+FILLS = ("zeros", "smooth")
+
 
 @dataclass(frozen=True)
 class GMCNNConfig:
@@ -35,11 +40,16 @@ class GMCNNConfig:
         in_channels: 4 = RGB with the hole zeroed + the mask channel (the official PyTorch layout).
         pad_mode: padding in front of every conv. ``"reflect"`` is the official behaviour (and sets the
             minimum input size); ``"zeros"`` lifts the minimum size (used only by tiny test configs).
+        fill: what the network sees in the hole and what it predicts. ``"zeros"`` is the official model: hole
+            zeroed, the output is the image. ``"smooth"``: the hole is pre-filled by the parameter-free
+            :func:`gmcnn.models.fill.smooth_fill` and the output is that fill plus the network's correction
+            (same layers and state-dict keys; the embedded CPU model uses it because it learns far faster).
     """
 
     cnum: int = 32
     in_channels: int = 4
     pad_mode: str = "reflect"
+    fill: str = "zeros"
 
     def __post_init__(self) -> None:
         if self.cnum < 2 or self.cnum % 2:
@@ -48,6 +58,8 @@ class GMCNNConfig:
             raise ValueError(f"in_channels must be 4 (RGB + mask), got {self.in_channels}")
         if self.pad_mode not in ("reflect", "zeros"):
             raise ValueError(f"pad_mode must be 'reflect' or 'zeros', got {self.pad_mode!r}")
+        if self.fill not in FILLS:
+            raise ValueError(f"fill must be one of {FILLS}, got {self.fill!r}")
 
     @property
     def size_multiple(self) -> int:
@@ -186,7 +198,7 @@ class GMCNN(nn.Module):
             ``(B, 3, H, W)`` prediction in [-1, 1] (not composited).
         """
         self.check_size(image.shape[-2], image.shape[-1])
-        x = torch.cat([image * (1 - mask), mask], dim=1)  # (B, 4, H, W), hole zeroed
+        x, base = network_input(self.config, image, mask)  # (B, 4, H, W)
         x1 = self._column(self.EB1, x)  # (B, 4c, H, W)
         x2 = self._column(self.EB2, x)  # (B, 2c, H, W)
         x3 = self._column(self.EB3, x)  # (B, c, H, W)
@@ -195,7 +207,7 @@ class GMCNN(nn.Module):
         assert isinstance(fuse, nn.Conv2d) and isinstance(out, nn.Conv2d)
         x = F.elu(fuse(self._pad(x, fuse)))  # (B, c/2, H, W)
         x = out(self._pad(x, out))  # (B, 3, H, W), no activation
-        return torch.clamp(x, -1.0, 1.0)
+        return network_output(x, base)
 
     @staticmethod
     def flops(height: int, width: int, cnum: int = 32) -> float:
@@ -219,9 +231,26 @@ class GMCNN(nn.Module):
         return total
 
 
+def network_input(
+    config: GMCNNConfig, image: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The 4-channel network input for ``config.fill``, and the base the output is added to (None for zeros)."""
+    if config.fill == "smooth":
+        base = smooth_fill(image, mask)
+        return torch.cat([base, mask], dim=1), base
+    return torch.cat([image * (1 - mask), mask], dim=1), None  # the official input: hole zeroed
+
+
+def network_output(out: torch.Tensor, base: torch.Tensor | None) -> torch.Tensor:
+    """The last conv's output -> the prediction in [-1, 1] (a correction added to ``base`` when there is one)."""
+    if base is not None:
+        out = out.float() + base.float()
+    return torch.clamp(out, -1.0, 1.0)
+
+
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-__all__ = ["GMCNN", "GMCNNConfig", "Upsample", "count_parameters"]
+__all__ = ["FILLS", "GMCNN", "GMCNNConfig", "Upsample", "count_parameters", "network_input", "network_output"]

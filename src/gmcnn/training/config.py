@@ -37,10 +37,12 @@ class TrainConfig:
     # --- model
     cnum: int = 32  # generator width (32 = paper)
     pad_mode: str = "reflect"  # "reflect" (official, needs >= 196 px) or "zeros"
+    fill: str = "zeros"  # "zeros" (official) or "smooth" (push-pull pre-fill + predicted correction)
     d_cnum: int = 64  # critic width
     local_critic: str = "crop"  # "crop" (bbox crop, rect masks) or "patch" (mask-weighted patch critic)
     spectral_norm: bool = False
     # --- losses
+    hole_loss: str = "confidence_l1"  # "confidence_l1" (paper), "confidence_l2", "l1" or "l2" (plain, over the hole)
     hole_weight: float = 1.4
     known_weight: float = 1.2
     conf_kernel: str = "box"
@@ -60,6 +62,7 @@ class TrainConfig:
     beta2: float = 0.9
     lr_schedule: str = "constant"  # "constant" or "cosine" (per stage, after warmup)
     warmup_steps: int = 0
+    ema_decay: float = 0.0  # > 0: keep an exponential moving average of G (exported, sampled, validated)
     min_lr_ratio: float = 0.1  # cosine floor as a fraction of lr
     # --- schedule (a step = one generator update)
     pretrain_steps: int = 200_000
@@ -80,11 +83,14 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         from gmcnn.data.masks import MASK_TYPES  # local import: config parsing stays light
-        from gmcnn.losses.reconstruction import KERNELS
+        from gmcnn.losses.reconstruction import HOLE_LOSSES, KERNELS
+        from gmcnn.models.gmcnn import FILLS
 
         choices = {
             "mask_type": MASK_TYPES,
             "pad_mode": ("reflect", "zeros"),
+            "fill": FILLS,
+            "hole_loss": HOLE_LOSSES,
             "local_critic": ("crop", "patch"),
             "gan_loss": ("wgan_gp", "hinge"),
             "conf_kernel": KERNELS,
@@ -107,6 +113,8 @@ class TrainConfig:
             raise UserError(
                 f"pad_mode='reflect' needs image_size >= 196, got {self.image_size} (or set pad_mode=zeros)"
             )
+        if not 0 <= self.ema_decay < 1:
+            raise UserError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if not 0 < self.crop_scale_min <= 1:
             raise UserError(f"crop_scale_min must be in (0, 1], got {self.crop_scale_min}")
         if self.max_steps < 0 or self.pretrain_steps < 0:

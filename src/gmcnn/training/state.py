@@ -95,6 +95,7 @@ def save_checkpoint(
     config: dict[str, Any],
     keep_last: int,
     rank_digests: list[str] | None = None,
+    generator_ema: torch.nn.Module | None = None,
 ) -> Path:
     """Write ``step_<step>.pt`` atomically, then delete all but the newest ``keep_last``; returns the path."""
     state = {
@@ -111,6 +112,8 @@ def save_checkpoint(
         "config": config,
         "rank_digests": rank_digests or [],
     }
+    if generator_ema is not None:
+        state["generator_ema"] = generator_ema.state_dict()
     path = atomic_write(checkpoint_dir(run_dir) / f"step_{step:08d}.pt", lambda tmp: torch.save(state, tmp))
     for _, old in list_checkpoints(run_dir)[:-keep_last]:
         old.unlink(missing_ok=True)
