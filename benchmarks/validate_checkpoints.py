@@ -21,26 +21,22 @@ import torch
 from gmcnn.checkpoint import load_generator
 from gmcnn.data.datasets import ImageFileDataset
 from gmcnn.evaluation.baselines import get_baseline
-from gmcnn.evaluation.metrics import psnr, ssim
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
 from gmcnn.training.config import TrainConfig
 from gmcnn.training.state import load_checkpoint
-from gmcnn.training.train import make_datasets, validate
+from gmcnn.training.train import case_scores, make_datasets, to_uint8, validate
 
 
 def validate_baseline(name: str, val_set: ImageFileDataset) -> dict[str, float]:
     """:func:`validate`'s metrics for a classical fill on the same validation cases."""
     fill = get_baseline(name)
-    scores: dict[str, list[float]] = {"val_psnr": [], "val_ssim": [], "val_hole_psnr": []}
+    cases = []
     for i in range(len(val_set)):
         sample = val_set[i]
-        image = ((sample.image.permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+        image = to_uint8(sample.image[None])[0]
         hole = sample.mask[0].numpy() > 0.5
-        out = fill(image, hole)
-        scores["val_psnr"].append(psnr(out, image))
-        scores["val_ssim"].append(ssim(out, image))
-        scores["val_hole_psnr"].append(psnr(out, image, hole))
-    return {k: float(np.mean(v)) for k, v in scores.items()}
+        cases.append(case_scores(fill(image, hole), image, hole))
+    return {k: float(np.mean([c[k] for c in cases])) for k in cases[0]}
 
 
 def main(argv: list[str]) -> int:

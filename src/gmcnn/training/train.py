@@ -202,18 +202,22 @@ def save_samples(generator: GMCNN, batch: Sample, cfg: TrainConfig, path: Path) 
 
 def validate(generator: GMCNN, val_set: ImageFileDataset, cfg: TrainConfig, device: torch.device) -> dict[str, float]:
     """Mean PSNR / SSIM (MATLAB definitions, whole image) and hole PSNR of the composites over the validation set."""
-    from gmcnn.evaluation.metrics import psnr, ssim
-
     scores: dict[str, list[float]] = defaultdict(list)
     for batch in quiet_loader(val_set, batch_size=cfg.batch_size):
         batch = Sample(*(t.to(device) for t in batch))
         _, inpainted = predict(generator, batch, cfg)
         holes = (batch.mask[:, 0] > 0.5).cpu().numpy()
         for out, ref, hole in zip(to_uint8(inpainted), to_uint8(batch.image), holes, strict=True):
-            scores["val_psnr"].append(psnr(out, ref))
-            scores["val_ssim"].append(ssim(out, ref))
-            scores["val_hole_psnr"].append(psnr(out, ref, hole))
+            for key, value in case_scores(out, ref, hole).items():
+                scores[key].append(value)
     return {k: float(np.mean(v)) for k, v in scores.items()}
+
+
+def case_scores(out: np.ndarray, ref: np.ndarray, hole: np.ndarray) -> dict[str, float]:
+    """One validation case's metrics (uint8 HxWx3 fill and target, bool hole): what :func:`validate` averages."""
+    from gmcnn.evaluation.metrics import psnr, ssim
+
+    return {"val_psnr": psnr(out, ref), "val_ssim": ssim(out, ref), "val_hole_psnr": psnr(out, ref, hole)}
 
 
 class MetricsLog:
