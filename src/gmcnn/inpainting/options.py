@@ -1,0 +1,162 @@
+"""The fill options and the fill result: one definition that every front end reads.
+
+:class:`FillOptions` declares each option once — its type, default, bounds and help — so the library call,
+the ``gmcnn inpaint`` flags, the HTTP form (and so ``/openapi.json``), ``/api/v1/health`` and the web page's
+controls all come from here (:meth:`FillOptions.schema` is the JSON-able form they read). A call returns a
+:class:`FillResult`: the filled image plus what the call did (strategy, windows, timings, back end), instead
+of leaving facts in shared state on the :class:`~gmcnn.inpainting.pipeline.Inpainter`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from gmcnn.errors import UserError
+
+if TYPE_CHECKING:  # windows.py imports nothing from here; the annotation only names its plan
+    from gmcnn.inpainting.windows import FillPlan
+
+STRATEGIES = ("auto", "original", "resize", "crop")
+# The texture stage (inference-time patch synthesis, inpainting/texture.py) adds its modes here when it lands.
+TEXTURES = ("off",)
+DEFAULT_PROCESS_SIZE = 512
+
+
+def _option(default: Any, help: str, **bounds: Any) -> Any:
+    """A dataclass field carrying its help and bounds (``minimum``, ``maximum``, ``choices``) as metadata."""
+    return field(default=default, metadata={"help": help, **bounds})
+
+
+@dataclass(frozen=True, kw_only=True)
+class FillOptions:
+    """How to fill one image; every field is validated on construction (a ``UserError`` names the bound).
+
+    Attributes:
+        strategy: ``"original"`` runs the network on the whole image at full resolution; ``"resize"`` on the
+            whole image scaled so its longer side is ``process_size``, upscaling only the fill; ``"crop"`` on a
+            window around each hole (with ``margin`` context), each scaled down to ``process_size`` if larger;
+            ``"auto"`` = ``"original"`` when the image fits in ``process_size``, else ``"crop"``.
+        process_size: longest side the network sees per window (larger = more detail, slower).
+        grow: dilate the mask by this many pixels first (covers halos around objects to remove).
+        feather: blend the fill into its surroundings over this many pixels *outside* the hole; those pixels
+            change too. With 0 only hole pixels change.
+        margin: context around each hole for ``"crop"``, as a fraction of the hole's longer side.
+        texture: the texture stage after the model's coarse fill; ``"off"`` skips it.
+    """
+
+    strategy: str = _option(
+        "auto",
+        "large images: auto, original (whole image at full size), resize, crop (around holes)",
+        choices=STRATEGIES,
+    )
+    process_size: int = _option(
+        DEFAULT_PROCESS_SIZE,
+        "longest side the model sees for resize/crop; larger = more detail, slower",
+        minimum=64,
+        maximum=8192,
+    )
+    grow: int = _option(0, "grow the hole by this many pixels first", minimum=0, maximum=256)
+    feather: int = _option(0, "blend the seam over this many pixels outside the hole", minimum=0, maximum=256)
+    margin: float = _option(
+        0.5, "context around each hole for crop, as a fraction of the hole's longer side", minimum=0.0, maximum=8.0
+    )
+    texture: str = _option("off", "texture stage after the coarse fill (off = none)", choices=TEXTURES)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check(f.name, getattr(self, f.name), f.metadata)
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> FillOptions:
+        """Options from keyword arguments; ``None`` means the default, unknown names are refused."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise UserError(f"unknown fill option(s) {unknown}; known options are {sorted(known)}")
+        return cls(**{k: v for k, v in kwargs.items() if v is not None})
+
+    @classmethod
+    def schema(cls) -> dict[str, dict[str, Any]]:
+        """The JSON-able definition of every option: ``{name: {type, default, help, minimum?, maximum?, choices?}}``."""
+        out: dict[str, dict[str, Any]] = {}
+        for f in dataclasses.fields(cls):
+            entry: dict[str, Any] = {"type": _type_name(f), "default": f.default, "help": f.metadata["help"]}
+            for key in ("minimum", "maximum"):
+                if key in f.metadata:
+                    entry[key] = f.metadata[key]
+            if "choices" in f.metadata:
+                entry["choices"] = list(f.metadata["choices"])
+            out[f.name] = entry
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _type_name(f: dataclasses.Field[Any]) -> str:
+    return {"str": "string", "int": "integer", "float": "number"}[str(f.type)]
+
+
+def _check(name: str, value: Any, meta: Any) -> None:
+    """Refuse a value outside its declared bounds, with a message naming the option and the bound."""
+    if "choices" in meta:
+        if value not in meta["choices"]:
+            raise UserError(f"unknown {name} {value!r}; choose one of {list(meta['choices'])}")
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UserError(f"{name} must be a number, got {value!r}")
+    if value < meta["minimum"]:
+        unit = " pixels" if isinstance(meta["minimum"], int) else ""
+        raise UserError(f"{name} must be >= {meta['minimum']}{unit}, got {name}={value}")
+    if value > meta["maximum"]:
+        raise UserError(f"{name} must be <= {meta['maximum']}, got {name}={value}")
+
+
+@dataclass
+class FillResult:
+    """What one fill returns.
+
+    Attributes:
+        image: the filled image, same type, mode/shape and size as the input.
+        options: the options the fill ran with.
+        plan: the strategy actually used, the windows and the scale (see :class:`~gmcnn.inpainting.windows.FillPlan`).
+        timings: seconds per stage (``"prepare"``, ``"model"``, ``"texture"``, ``"composite"``, ``"total"``).
+        runtime: the back end that ran the network (``"eager"``, ``"compile"``, ``"onnx"``).
+        precision: its number format (``"fp32"``, ``"bf16"``, ``"int8"``).
+        stages: the stages that ran, in order (e.g. ``["model", "composite"]``).
+    """
+
+    image: Image.Image | np.ndarray
+    options: FillOptions
+    plan: FillPlan
+    timings: dict[str, float] = field(default_factory=dict)
+    runtime: str = ""
+    precision: str = ""
+    stages: list[str] = field(default_factory=list)
+
+    @property
+    def strategy(self) -> str:
+        return self.plan.strategy
+
+    @property
+    def seconds(self) -> float:
+        return self.timings.get("total", 0.0)
+
+    def info(self) -> dict[str, Any]:
+        """A JSON-able summary (everything but the image), e.g. for HTTP headers or logs."""
+        return {
+            "strategy": self.strategy,
+            "windows": len(self.plan.windows),
+            "process_size": self.plan.process_size,
+            "seconds": self.seconds,
+            "timings": dict(self.timings),
+            "runtime": self.runtime,
+            "precision": self.precision,
+            "stages": list(self.stages),
+            "options": self.options.to_dict(),
+        }
