@@ -8,7 +8,7 @@ Prints markdown tables and writes them to ``benchmarks/results/fast_inference.md
    prediction against eager fp32's (the whole prediction, not only the hole, so the stricter number);
 2. where the time goes (``torch.profiler``, top operators) for eager fp32 and for ``runtime="auto"``;
 3. with ``--memory``: peak RSS of a 4K fill with the crop strategy and the 12 MP crop latency through
-   :class:`gmcnn.Inpainter`, and the memory model of :func:`gmcnn.runtime.estimate_memory_bytes` against a
+   :class:`gmcnn.Inpainter`, and the memory model of :func:`gmcnn.inpainting.backends.estimate_memory_bytes` against a
    measured full-resolution forward.
 
 Weights: a trained model (``--model``, else the embedded default when the package has it) wherever its
@@ -42,10 +42,10 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 from gmcnn import Inpainter
-from gmcnn import runtime as R
-from gmcnn import weights as W
-from gmcnn.checkpoint import CONFIG_NAME
+from gmcnn.inpainting import backends as R
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
+from gmcnn.weights import registry as W
+from gmcnn.weights.format import CONFIG_NAME
 
 RESULTS = Path(__file__).parent / "results" / "fast_inference.md"
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -236,8 +236,8 @@ _CHILD = textwrap.dedent(
             mask[int(y * h) : int(y * h) + s, int(x * w) : int(x * w) + s] = True
         inpainter(image[:512, :512], mask[:512, :512] | True, strategy="crop")  # warm-up
         start = time.perf_counter()
-        inpainter(image, mask, strategy="crop")
-        out = {"seconds": time.perf_counter() - start, "windows": inpainter.last_info.get("windows")}
+        done = inpainter.fill(image, mask, FillOptions(strategy="crop"))
+        out = {"seconds": time.perf_counter() - start, "windows": len(done.plan.windows)}
     else:
         runner = inpainter.runner
         runner(torch.zeros(1, 3, 256, 256), torch.zeros(1, 1, 256, 256))

@@ -14,8 +14,8 @@ from skimage import data
 
 from gmcnn import GMCNN, GMCNNConfig, Inpainter
 from gmcnn.evaluation.baselines import get_baseline
-from gmcnn.processing import rgb_to_tensor
-from gmcnn.runtime import build_runner
+from gmcnn.inpainting.backends import build_runner
+from gmcnn.inpainting.image import rgb_to_tensor
 
 
 def _timed(fn, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -63,7 +63,9 @@ def main() -> None:
     mb[2200:2260, 300:1200] = True
     default(big, mb)
     t = statistics.median(_timed(lambda: default(big, mb), 3))
-    print(f"default 12MP (4000x3000) two holes, crop strategy: p50 {t:.2f}s, windows {default.last_info['windows']}")
+    print(
+        f"default 12MP (4000x3000) two holes, crop strategy: p50 {t:.2f}s, windows {len(default.plan(big, mb).windows)}"
+    )
 
 
 if __name__ == "__main__":

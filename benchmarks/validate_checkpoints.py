@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gmcnn.checkpoint import load_generator
 from gmcnn.data.datasets import ImageFileDataset
 from gmcnn.evaluation.baselines import get_baseline
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
 from gmcnn.training.config import TrainConfig
 from gmcnn.training.state import load_checkpoint
 from gmcnn.training.train import case_scores, make_datasets, to_uint8, validate
+from gmcnn.weights.format import load_generator
 
 
 def validate_baseline(name: str, val_set: ImageFileDataset) -> dict[str, float]:

@@ -16,10 +16,11 @@ import json
 import platform
 from pathlib import Path
 
-from gmcnn.checkpoint import export_generator, load_generator, load_state_strict
 from gmcnn.models.gmcnn import GMCNN
+from gmcnn.models.state_dict import load_state_strict
 from gmcnn.training.state import load_checkpoint
-from gmcnn.weights import PACKAGE_WEIGHTS
+from gmcnn.weights.format import export_generator, load_generator
+from gmcnn.weights.registry import PACKAGE_WEIGHTS
 
 RECIPE_KEYS = ("cnum", "fill", "lr", "batch_size", "mask_type", "bf16", "hole_loss", "hole_weight", "known_weight",
                "idmrf_weight", "adv_weight", "pretrain_steps")  # fmt: skip

@@ -11,7 +11,6 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from gmcnn.checkpoint import load_generator
 from gmcnn.cli import main
 from gmcnn.errors import UserError
 from gmcnn.models.vgg import VGG19Features
@@ -19,6 +18,7 @@ from gmcnn.training import steps
 from gmcnn.training.config import TrainConfig, preset_names, resolve_config
 from gmcnn.training.state import latest_checkpoint, list_checkpoints, load_checkpoint
 from gmcnn.training.train import lr_at
+from gmcnn.weights.format import load_generator
 
 
 @pytest.fixture(scope="module")

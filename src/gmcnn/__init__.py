@@ -9,7 +9,7 @@ Quick start::
 Masks: white / non-zero / True = hole (to fill). Pixels outside the mask are returned byte-identical.
 """
 
-from gmcnn.inference import Inpainter, inpaint
+from gmcnn.inpainting.pipeline import Inpainter, inpaint
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
 
 __version__ = "0.1.0"

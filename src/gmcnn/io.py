@@ -15,8 +15,8 @@ from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from gmcnn.checkpoint import atomic_write
 from gmcnn.errors import ImageTooLarge, UnsupportedImage, UserError
+from gmcnn.files import atomic_write
 
 # 100 megapixels: well above phone photos (12-50 MP) and 8K frames, well below what a 24 GB machine can hold.
 MAX_PIXELS = 100_000_000

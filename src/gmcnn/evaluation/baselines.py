@@ -1,7 +1,7 @@
 """Classical fills to compare against, with the :class:`gmcnn.Inpainter` call contract.
 
 Every baseline is called as ``fill(image, mask) -> filled``: ``image`` uint8 ``H x W x 3`` RGB, ``mask`` any
-user mask of the same size (white / non-zero / True = hole, see :func:`gmcnn.processing.normalize_mask`),
+user mask of the same size (white / non-zero / True = hole, see :func:`gmcnn.inpainting.image.normalize_mask`),
 result uint8 ``H x W x 3`` with the pixels outside the hole byte-identical to the input.
 
 Registered names (:func:`get_baseline`):
@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from gmcnn.errors import UserError
-from gmcnn.processing import normalize_mask
+from gmcnn.inpainting.image import normalize_mask
 
 
 class Fill(Protocol):

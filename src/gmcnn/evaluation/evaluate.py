@@ -18,7 +18,6 @@ saved fills and cases are laid out for running them with other tools.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import math
@@ -35,11 +34,11 @@ from typing import Any, Final
 import numpy as np
 from PIL import Image, ImageDraw
 
-from gmcnn.checkpoint import atomic_write
 from gmcnn.errors import UserError
 from gmcnn.evaluation import metrics
 from gmcnn.evaluation.baselines import baseline_names, get_baseline
-from gmcnn.evaluation.protocol import PROTOCOLS, CaseSet, build_cases, is_case_set, load_cases, write_png
+from gmcnn.evaluation.protocol import CaseSet, write_png
+from gmcnn.files import atomic_write
 
 DEFAULT_METHODS: Final = "default,telea,ns,biharmonic,patchmatch"
 SHEET_ROWS: Final = 8
@@ -80,7 +79,7 @@ def load_methods(spec: str | Sequence[str], *, device: str = "auto") -> list[Met
         if name in baseline_names():
             methods.append(Method(name, get_baseline(name)))
             continue
-        from gmcnn.inference import Inpainter  # torch only when a model is evaluated
+        from gmcnn.inpainting.pipeline import Inpainter  # torch only when a model is evaluated
 
         methods.append(Method(_label(name), Inpainter.from_pretrained(name, device=device)))
     labels = [m.label for m in methods]
@@ -271,39 +270,4 @@ def machine_description() -> str:
     return text
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="folder of source photos, or a case set written earlier")
-    parser.add_argument(
-        "--protocol", choices=sorted(PROTOCOLS), help="case protocol (needed unless --data is a case set)"
-    )
-    parser.add_argument(
-        "--methods",
-        default=DEFAULT_METHODS,
-        help=f"comma-separated: baselines {baseline_names()} and/or model names or paths (default: %(default)s)",
-    )
-    parser.add_argument("--out", required=True, help="output folder (results.csv, summary.md, contact sheets, fills)")
-    parser.add_argument("--num", type=int, default=100, help="number of crops when building cases (default 100)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the case set (default 0)")
-    parser.add_argument("--device", default="auto", help="device for models: auto, cpu, cuda (default auto)")
-
-
-def run(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    given_cases = is_case_set(args.data)
-    if not given_cases and not args.protocol:
-        raise UserError(f"--protocol is needed to build cases from {args.data}; choose one of {sorted(PROTOCOLS)}")
-    methods = load_methods(args.methods, device=args.device)  # before building cases: bad names fail fast
-    if given_cases:
-        cases = load_cases(args.data)
-        if args.protocol and args.protocol != cases.protocol:
-            raise UserError(f"{args.data} is a {cases.protocol!r} case set, not {args.protocol!r}")
-    else:
-        cases = build_cases(args.protocol, args.data, out / "cases", num=args.num, seed=args.seed)
-    rows = evaluate(cases, methods, out)
-    text = summary_markdown(rows, cases, [m.label for m in methods])
-    atomic_write(out / "summary.md", lambda tmp: tmp.write_text(text))
-    print(text)
-    return 0
-
-
-__all__ = ["Method", "add_arguments", "contact_sheet", "evaluate", "load_methods", "run", "summary_markdown"]
+__all__ = ["Method", "contact_sheet", "evaluate", "load_methods", "summary_markdown"]

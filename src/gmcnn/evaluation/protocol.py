@@ -39,10 +39,10 @@ from typing import Any, Final
 import numpy as np
 from PIL import Image
 
-from gmcnn.checkpoint import atomic_write
 from gmcnn.data import datasets
 from gmcnn.data.masks import DEFAULT_COVERAGE_BINS, IrregularMask, RectMask, StrokeMask
 from gmcnn.errors import UserError
+from gmcnn.files import atomic_write
 from gmcnn.io import IMAGE_EXTENSIONS, load_image
 
 CASES_FORMAT: Final = "gmcnn-eval-cases"

@@ -19,8 +19,8 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from gmcnn.checkpoint import strip_wrappers
 from gmcnn.errors import UserError
+from gmcnn.models.state_dict import strip_wrappers
 
 # torchvision's "E" configuration; "M" = 2x2 max pool. Indices of `features` follow from it.
 VGG19_LAYOUT: tuple[int | str, ...] = (

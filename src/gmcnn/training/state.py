@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from gmcnn.checkpoint import atomic_write, strip_wrappers
 from gmcnn.errors import UserError
+from gmcnn.files import atomic_write
+from gmcnn.models.state_dict import strip_wrappers
 
 CHECKPOINT_FORMAT = "gmcnn-training-state"
 CHECKPOINT_VERSION = 1

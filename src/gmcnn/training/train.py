@@ -16,7 +16,6 @@ Run directory: ``checkpoints/step_*.pt`` (resumable state), ``export/`` (the lat
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import math
@@ -33,58 +32,20 @@ from PIL import Image
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 
-from gmcnn.checkpoint import export_generator, load_generator, load_state_strict
 from gmcnn.data.datasets import EpochStream, ImageFileDataset, ResumableSampler, Sample, find_images, split_paths
 from gmcnn.data.masks import build_mask
 from gmcnn.errors import UserError
 from gmcnn.models.discriminator import Discriminator
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
+from gmcnn.models.state_dict import load_state_strict
 from gmcnn.models.vgg import VGG19Features
 from gmcnn.training import distributed
-from gmcnn.training.config import TrainConfig, parse_overrides, resolve_config
-from gmcnn.training.state import capture_rng, latest_checkpoint, load_checkpoint, restore_rng, save_checkpoint
+from gmcnn.training.config import TrainConfig
+from gmcnn.training.state import capture_rng, latest_checkpoint, restore_rng, save_checkpoint
 from gmcnn.training.steps import discriminator_step, generator_step
+from gmcnn.weights.format import export_generator, load_generator
 
 SAMPLE_ROWS = 4
-
-
-# ----------------------------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", help="training images: a folder (searched recursively) or a .txt file list")
-    parser.add_argument("--run-dir", required=True, help="where checkpoints, exports, metrics and samples go")
-    parser.add_argument("--preset", help="preset name (paper_256_rect, paper_256_free, cpu_small, tiny) or .toml path")
-    parser.add_argument("--max-steps", type=int, help="stop after this many generator steps (overrides max_steps)")
-    parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --run-dir")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (repeatable); unknown keys list the valid ones")  # fmt: skip
-    parser.add_argument("--val-data", help="validation images (default: a hash split of --data)")
-    parser.add_argument("--vgg-weights", help="local VGG19 weights (torchvision layout) for the ID-MRF loss")
-    parser.add_argument("--init-from", help="initialise the generator from an export (folder or .safetensors)")
-
-
-def run(args: argparse.Namespace) -> int:
-    overrides: dict[str, Any] = parse_overrides(args.overrides)
-    for key, value in (("data", args.data), ("val_data", args.val_data), ("vgg_weights", args.vgg_weights),
-                       ("max_steps", args.max_steps)):  # fmt: skip
-        if value is not None:
-            overrides[key] = str(value) if key != "max_steps" else value
-    run_dir = Path(args.run_dir)
-    checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is not None and not args.resume:
-        raise UserError(f"{run_dir} already holds checkpoints; pass --resume to continue or choose a new --run-dir")
-    state = load_checkpoint(checkpoint) if (args.resume and checkpoint is not None) else None
-    if state is not None:
-        # The saved config is the base; a preset is not re-applied, explicit overrides are.
-        cfg = resolve_config(None, overrides, base=TrainConfig.from_dict(state["config"]))
-    else:
-        if not args.preset:
-            raise UserError("--preset is required for a new run (e.g. --preset cpu_small)")
-        cfg = resolve_config(args.preset, overrides)
-    if not cfg.data:
-        raise UserError("--data is required: a folder of training images or a .txt file list")
-    return train(cfg, run_dir, state=state, init_from=args.init_from)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -436,4 +397,4 @@ def _stop_on_nan(which: str, step: int, logs: dict[str, float], last: Path | Non
     return 1
 
 
-__all__ = ["add_arguments", "lr_at", "run", "train"]
+__all__ = ["lr_at", "train"]

@@ -43,9 +43,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gmcnn import __version__
 from gmcnn.errors import ImageTooLarge, UnsupportedImage, UserError
-from gmcnn.inference import DEFAULT_PROCESS_SIZE, STRATEGIES, Inpainter
+from gmcnn.inpainting.image import normalize_mask
+from gmcnn.inpainting.options import DEFAULT_PROCESS_SIZE, STRATEGIES, FillOptions
+from gmcnn.inpainting.pipeline import Inpainter
 from gmcnn.io import MAX_PIXELS, decode_image, encode_image
-from gmcnn.processing import normalize_mask
 
 DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a 12 MP PNG is ~20-35 MB; image + mask in one request
 DEFAULT_QUEUE_SIZE = 4
@@ -349,10 +350,11 @@ def create_app(
             source, hole = await run_in_threadpool(_prepare, image_bytes, mask_bytes, max_pixels)
 
             def fill() -> tuple[Any, dict[str, Any]]:
-                result = inpainter(
-                    source, hole, strategy=strategy, process_size=process_size, grow=grow, feather=feather
+                options = FillOptions.from_kwargs(
+                    strategy=strategy, process_size=process_size, grow=grow, feather=feather
                 )
-                return result, dict(inpainter.last_info)
+                done = inpainter.fill(source, hole, options)
+                return done.image, done.info()
 
             try:
                 result, info = await queue.run(slot, fill)

@@ -12,6 +12,7 @@ from PIL import Image
 
 from gmcnn import Inpainter
 from gmcnn.errors import UserError
+from gmcnn.inpainting.options import FillOptions
 
 
 def _mask(h: int, w: int) -> np.ndarray:
@@ -78,11 +79,12 @@ def test_strategies_keep_known_pixels(inpainter: Inpainter, strategy: str) -> No
     m = np.zeros((700, 900), bool)
     m[100:160, 100:180] = True
     m[500:650, 700:720] = True
-    out = inpainter(img, m, strategy=strategy, process_size=256)
+    result = inpainter.fill(img, m, FillOptions(strategy=strategy, process_size=256))
+    out = result.image
     assert np.array_equal(out[~m], img[~m])
-    assert inpainter.last_info["strategy"] == ("crop" if strategy == "auto" else strategy)
+    assert result.info()["strategy"] == ("crop" if strategy == "auto" else strategy)
     if strategy == "crop":
-        assert inpainter.last_info["windows"] == 2
+        assert result.info()["windows"] == 2
 
 
 def test_grow_changes_a_ring_and_feather_a_band(inpainter: Inpainter, photo: np.ndarray) -> None:
@@ -110,7 +112,7 @@ def test_bad_options(inpainter: Inpainter, photo: np.ndarray) -> None:
 
 
 def test_original_refuses_what_does_not_fit(inpainter: Inpainter, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gmcnn.inference as inf
+    import gmcnn.inpainting.pipeline as inf
 
     monkeypatch.setattr(inf, "_available_memory_bytes", lambda: 1000)
     img = np.zeros((64, 64, 3), np.uint8)
@@ -155,7 +157,7 @@ def test_smooth_fill_model_through_every_runtime(photo: np.ndarray, runtime: str
 
 def test_embedded_default_model_loads_offline_and_fills(photo: np.ndarray) -> None:
     """The shipped weights exist, pass their sha256 check, fit the contract and fill a real photo."""
-    from gmcnn.checkpoint import sha256_file
+    from gmcnn.files import sha256_file
     from gmcnn.weights import get
 
     folder = get("default").path

@@ -9,10 +9,11 @@ import pytest
 import torch
 from conftest import tiny_generator
 
-from gmcnn.checkpoint import export_generator, load_generator, strip_wrappers
-from gmcnn.convert import load_official, official_to_ours
 from gmcnn.errors import UserError
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
+from gmcnn.models.state_dict import strip_wrappers
+from gmcnn.weights.format import export_generator, load_generator
+from gmcnn.weights.official_pth import load_official, official_to_ours
 
 
 def test_export_round_trip(tmp_path: Path) -> None:
@@ -84,7 +85,7 @@ def test_shape_mismatch_is_readable(tmp_path: Path) -> None:
     state = tiny_generator().state_dict()
     state["EB1.0.weight"] = torch.zeros(4, 4, 3, 3)
     with pytest.raises(UserError, match="shape mismatch"):
-        from gmcnn.checkpoint import load_state_strict
+        from gmcnn.models.state_dict import load_state_strict
 
         load_state_strict(tiny_generator(), state, source="x")
 

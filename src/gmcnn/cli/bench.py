@@ -41,11 +41,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gmcnn.checkpoint import atomic_write
 from gmcnn.data.masks import StrokeMask
 from gmcnn.errors import UserError
 from gmcnn.evaluation.baselines import baseline_names, get_baseline
 from gmcnn.evaluation.evaluate import machine_description
+from gmcnn.files import atomic_write
+from gmcnn.inpainting.options import FillResult
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
 
 DEFAULT_SIZES: Final = "256,512,1024,12mp"
@@ -203,7 +204,7 @@ class BenchModel:
 
 def load_models(spec: str, *, device: str, runtime: str, precision: str) -> list[BenchModel]:
     """``default`` / ``full`` / any name or path ``Inpainter.from_pretrained`` accepts, comma-separated."""
-    from gmcnn.inference import Inpainter
+    from gmcnn.inpainting.pipeline import Inpainter
 
     models = []
     for name in (n.strip() for n in spec.split(",") if n.strip()):
@@ -250,6 +251,10 @@ def eager_forward(model: BenchModel, batch: int, height: int, width: int) -> tup
     return run, batch * GMCNN.flops(hp, wp, cfg.cnum) / 1e9
 
 
+def _fill_into(results: list[FillResult], inpainter: Any, image: np.ndarray, hole: np.ndarray) -> None:
+    results.append(inpainter.fill(image, hole))
+
+
 def latency_rows(
     models: Sequence[BenchModel],
     baselines: Sequence[str],
@@ -269,9 +274,11 @@ def latency_rows(
         for model in models:
             inp = model.inpainter
             progress(f"{label}: {model.label} Inpainter")
-            timing = measure(functools.partial(inp, image, hole), repeats=repeats, budget=budget, sync=_no_sync)
-            info, runner = inp.last_info, inp.runner
-            what = f"Inpainter {info.get('strategy')} ({info.get('windows')} win), {runner.runtime} {runner.precision}"
+            last: list[FillResult] = []  # the measured calls' own result: what ran
+            call = functools.partial(_fill_into, last, inp, image, hole)
+            timing = measure(call, repeats=repeats, budget=budget, sync=_no_sync)
+            info = last[-1].info()
+            what = f"Inpainter {info['strategy']} ({info['windows']} win), {info['runtime']} {info['precision']}"
             rows.append(Row("latency", model.label, what, label, timing, note=note))
             run, gflop = eager_forward(model, 1, h, w)
             cfg = inp.generator.config
@@ -475,8 +482,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="small defaults for a smoke run (see the other flags)")
     parser.add_argument("--no-train", action="store_true", help="skip the training-step measurements")
     parser.add_argument("--device", default="auto", help="device for models: auto, cpu, cuda (default auto)")
-    parser.add_argument("--runtime", default="auto", help="Inpainter runtime (see gmcnn.runtime; default auto)")
-    parser.add_argument("--precision", default="auto", help="Inpainter precision (see gmcnn.runtime; default auto)")
+    parser.add_argument("--runtime", default="auto", help="Inpainter runtime (default auto)")
+    parser.add_argument("--precision", default="auto", help="Inpainter precision (default auto)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the test image and hole (default 0)")
     parser.add_argument("--out", help="folder for speed.md, speed.json and speed.png")
 

@@ -16,7 +16,7 @@ user mask               PIL "L"/"1"/"RGBA", bool, uint8 0/1 or 0/255, float in [
 ======================  ==========================================================================
 
 Back to uint8 we **round** (the official code truncates). Pixels outside the mask are never recomputed: the
-final paste copies them from the input, so they are byte-identical.
+one composite (:func:`composite_into`) writes only pixels with a weight, so the others are byte-identical.
 """
 
 from __future__ import annotations
@@ -210,11 +210,18 @@ def composite(pred: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> to
     return pred * mask + image * (1 - mask)
 
 
-def paste(base: np.ndarray, filled: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Copy ``filled`` into ``base`` only where ``mask`` is True: everything else stays byte-identical."""
-    out = base.copy()
-    out[mask] = filled[mask]
-    return out
+def composite_into(out: np.ndarray, pred: torch.Tensor, rgb: np.ndarray, weight: np.ndarray) -> None:
+    """The fill's one composite: write ``round(pred * weight + rgb * (1 - weight))`` into ``out`` where weight > 0.
+
+    Args:
+        out: uint8 ``HxWx3`` written in place; pixels with weight 0 are not touched (byte-identical).
+        pred: float ``(1, 3, H, W)`` prediction in [-1, 1].
+        rgb: uint8 ``HxWx3``, the input pixels.
+        weight: float32 ``HxW`` blend weight (1 = hole, 0 = known, in between over a feather band).
+    """
+    blended = tensor_to_rgb(composite(pred, rgb_to_tensor(rgb), torch.from_numpy(weight)[None, None]))
+    region = weight > 0
+    out[region] = blended[region]
 
 
 def pad_to_fit(
@@ -287,105 +294,6 @@ def _dilation_steps(mask: np.ndarray, pixels: int) -> list[np.ndarray]:
             x = torch.maximum(F.max_pool2d(x, (3, 1), 1, (1, 0)), F.max_pool2d(x, (1, 3), 1, (0, 1)))
         out.append(x[0, 0].numpy())
     return out
-
-
-@dataclass(frozen=True)
-class Box:
-    """A window ``[top, top + height) x [left, left + width)`` in pixel coordinates."""
-
-    top: int
-    left: int
-    height: int
-    width: int
-
-    @property
-    def bottom(self) -> int:
-        return self.top + self.height
-
-    @property
-    def right(self) -> int:
-        return self.left + self.width
-
-    def slices(self) -> tuple[slice, slice]:
-        return slice(self.top, self.bottom), slice(self.left, self.right)
-
-    def overlaps(self, other: Box) -> bool:
-        return not (
-            self.right <= other.left or other.right <= self.left or self.bottom <= other.top or other.bottom <= self.top
-        )
-
-    def union(self, other: Box) -> Box:
-        top, left = min(self.top, other.top), min(self.left, other.left)
-        return Box(top, left, max(self.bottom, other.bottom) - top, max(self.right, other.right) - left)
-
-
-def hole_boxes(mask: np.ndarray, *, cell: int = 8) -> list[Box]:
-    """Bounding boxes of the hole's connected parts (8-connected on a ``cell``-px grid, so near pieces join)."""
-    h, w = mask.shape
-    gh, gw = math.ceil(h / cell), math.ceil(w / cell)
-    padded = np.zeros((gh * cell, gw * cell), dtype=bool)
-    padded[:h, :w] = mask
-    grid: np.ndarray = np.asarray(padded.reshape(gh, cell, gw, cell).any(axis=(1, 3)))
-    labels = np.zeros(grid.shape, dtype=np.int32)
-    boxes: list[Box] = []
-    for start in zip(*(a.tolist() for a in np.nonzero(grid)), strict=True):
-        if labels[start]:
-            continue
-        labels[start] = len(boxes) + 1
-        stack, ys, xs = [start], [start[0]], [start[1]]
-        while stack:
-            y, x = stack.pop()
-            for dy in (-1, 0, 1):
-                for dx in (-1, 0, 1):
-                    ny, nx = y + dy, x + dx
-                    if 0 <= ny < gh and 0 <= nx < gw and grid[ny, nx] and not labels[ny, nx]:
-                        labels[ny, nx] = labels[start]
-                        stack.append((ny, nx))
-                        ys.append(ny)
-                        xs.append(nx)
-        top, left = min(ys) * cell, min(xs) * cell
-        bottom, right = min(h, (max(ys) + 1) * cell), min(w, (max(xs) + 1) * cell)
-        # Tighten to the real pixels (the grid rounds outwards).
-        sub = mask[top:bottom, left:right]
-        rows, cols = np.nonzero(sub.any(axis=1))[0], np.nonzero(sub.any(axis=0))[0]
-        boxes.append(Box(top + rows[0], left + cols[0], rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1))
-    return boxes
-
-
-def context_windows(mask: np.ndarray, *, margin: float, min_margin: int, min_side: int) -> list[Box]:
-    """Windows around each hole with context on every side, merged while they overlap, clipped to the image.
-
-    Args:
-        mask: bool ``HxW``, True = hole.
-        margin: context on each side as a fraction of the hole box's longer side.
-        min_margin: at least this many pixels of context on each side.
-        min_side: windows are grown to at least this side (the scale the model saw in training).
-    """
-    h, w = mask.shape
-    windows = []
-    for b in hole_boxes(mask):
-        m = max(min_margin, int(round(margin * max(b.height, b.width))))
-        side_h, side_w = max(b.height + 2 * m, min_side), max(b.width + 2 * m, min_side)
-        windows.append(_centered(b, side_h, side_w, h, w))
-    merged = True
-    while merged:  # merge until no two windows overlap (a hole is always filled with all its context)
-        merged = False
-        for i in range(len(windows)):
-            for j in range(i + 1, len(windows)):
-                if windows[i].overlaps(windows[j]):
-                    windows[i] = windows[i].union(windows.pop(j))
-                    merged = True
-                    break
-            if merged:
-                break
-    return windows
-
-
-def _centered(b: Box, side_h: int, side_w: int, h: int, w: int) -> Box:
-    side_h, side_w = min(side_h, h), min(side_w, w)
-    top = min(max(0, b.top + b.height // 2 - side_h // 2), h - side_h)
-    left = min(max(0, b.left + b.width // 2 - side_w // 2), w - side_w)
-    return Box(top, left, side_h, side_w)
 
 
 def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:

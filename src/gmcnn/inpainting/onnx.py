@@ -1,24 +1,20 @@
-"""Export a generator for deployment: ONNX (run with onnxruntime) or a safetensors re-export.
+"""ONNX: export a generator to an ONNX graph and run one with onnxruntime (the ``"onnx"`` back end).
 
 The ONNX graph takes the same tensors as :meth:`gmcnn.models.gmcnn.GMCNN.forward` — ``image``
 ``(B,3,H,W)`` float32 RGB in [-1, 1] and ``mask`` ``(B,1,H,W)`` float32 with 1 = hole — and returns ``pred``
 ``(B,3,H,W)`` in [-1, 1], not composited. Batch, height and width are dynamic unless a fixed size is asked for;
 the size contract (multiples of ``size_multiple``, at least ``min_size``) is written into the model's metadata
 because the graph itself does not check it. :class:`OnnxRunner` runs such a file with the same call contract
-as :class:`gmcnn.runtime.Runner`.
+as :class:`gmcnn.inpainting.backends.Runner`.
 
 ``int8`` models are statically quantised (per-channel int8 weights, uint8 activations, QDQ format) after
 calibrating activation ranges on photo crops with holes cut into them.
 
-CLI::
-
-    gmcnn export --onnx model.onnx [--model default|PATH] [--height H --width W] [--int8 [--calibration DIR]]
-    gmcnn export --safetensors DIR [--model default|PATH]
+The command line (``gmcnn export``) is :mod:`gmcnn.cli.export`.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -31,9 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gmcnn.checkpoint import atomic_write, default_contract, export_generator
 from gmcnn.errors import UserError
 from gmcnn.models.gmcnn import GMCNN
+from gmcnn.weights.contract import Contract
+from gmcnn.weights.factory import architecture_of, create_model
 
 OPSET = 17
 INPUT_NAMES = ("image", "mask")
@@ -93,13 +90,13 @@ def onnx_bytes(generator: GMCNN, *, height: int | None = None, width: int | None
             do_constant_folding=True,
         )
     model = onnx.load_from_string(buffer.getvalue())
-    meta = {"gmcnn_config": json.dumps(cfg.to_dict()), "gmcnn_contract": json.dumps(default_contract(cfg))}
+    meta = {"gmcnn_config": json.dumps(cfg.to_dict()), "gmcnn_contract": json.dumps(Contract.for_config(cfg).feeding())}
     onnx.helper.set_model_props(model, meta)
     return model.SerializeToString()
 
 
-def _cpu_copy(generator: GMCNN) -> GMCNN:
-    net = GMCNN(generator.config)
+def _cpu_copy(generator: GMCNN) -> torch.nn.Module:
+    net = create_model(architecture_of(generator), generator.config)
     net.load_state_dict({k: v.detach().to("cpu", torch.float32) for k, v in generator.state_dict().items()})
     return net.eval()
 
@@ -221,47 +218,8 @@ class OnnxRunner:
 
 
 def onnx_forward(generator: GMCNN, *, int8: bool = False) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """What :func:`gmcnn.runtime.build_runner` runs for ``runtime="onnx"``: export in memory, then onnxruntime."""
+    """What :func:`~gmcnn.inpainting.backends.build_runner` runs for ``runtime="onnx"``."""
     model = onnx_bytes(generator)
     if int8:
         model = quantize_int8(model, photo_crops(calibration_photos()))
     return OnnxRunner(model, threads=torch.get_num_threads())
-
-
-# --------------------------------------------------------------------------------------------------- CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--onnx", type=Path, metavar="PATH", help="write an ONNX model here")
-    target.add_argument("--safetensors", type=Path, metavar="DIR", help="re-export as generator.safetensors + .json")
-    parser.add_argument(
-        "--model", default="default", help="'default', a registry name or a path (default: %(default)s)"
-    )
-    parser.add_argument("--height", type=int, help="fixed input height (default: dynamic height and width)")
-    parser.add_argument("--width", type=int, help="fixed input width (default: dynamic height and width)")
-    parser.add_argument("--int8", action="store_true", help="quantise the ONNX model to int8 (static, calibrated)")
-    parser.add_argument(
-        "--calibration",
-        type=Path,
-        metavar="DIR",
-        help="photos to calibrate int8 ranges on (default: scikit-image's sample photos)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    from gmcnn.inference import Inpainter
-
-    if args.safetensors and (args.height or args.width or args.int8 or args.calibration):
-        raise UserError("--height, --width, --int8 and --calibration apply to --onnx only")
-    if args.calibration and not args.int8:
-        raise UserError("--calibration only makes sense with --int8")
-    inpainter = Inpainter.from_pretrained(args.model, device="cpu", runtime="eager", precision="fp32")
-    if args.safetensors:
-        path = export_generator(inpainter.generator, args.safetensors, training=inpainter.meta.get("training"))
-        print(f"wrote {path.parent}")
-        return 0
-    model = onnx_bytes(inpainter.generator, height=args.height, width=args.width)
-    if args.int8:
-        model = quantize_int8(model, photo_crops(calibration_photos(args.calibration)))
-    atomic_write(args.onnx, lambda tmp: tmp.write_bytes(model))
-    print(f"wrote {args.onnx} ({len(model) / 2**20:.1f} MiB)")
-    return 0

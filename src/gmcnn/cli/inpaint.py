@@ -96,7 +96,7 @@ def _plan(args: argparse.Namespace) -> list[tuple[Path, Path, Path]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gmcnn.inference import Inpainter
+    from gmcnn.inpainting.pipeline import Inpainter
 
     jobs = _plan(args)
     if args.skip_existing:

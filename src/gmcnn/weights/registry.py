@@ -6,11 +6,12 @@ weights must be fetched by the user, then passed as a path (their sha256 is chec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-PACKAGE_WEIGHTS = Path(__file__).parent / "weights"
+from gmcnn.weights.contract import Contract
+
+PACKAGE_WEIGHTS = Path(__file__).parent  # the embedded model files live in ./default/
 
 
 @dataclass(frozen=True)
@@ -22,14 +23,15 @@ class WeightsEntry:
         description: one line for listings.
         path: local path (inside the package) or ``None`` when the user must supply the file.
         source: where a user can get the file themselves (informational, never fetched).
-        contract: how the weights expect to be fed; see :func:`gmcnn.checkpoint.default_contract`.
+        contract: how the weights expect to be fed, for files that do not carry it (official releases);
+            exports carry their own in their JSON.
     """
 
     name: str
     description: str
     path: Path | None = None
     source: str = ""
-    contract: dict[str, Any] = field(default_factory=dict)
+    contract: Contract | None = None
 
 
 _REGISTRY: dict[str, WeightsEntry] = {}
@@ -55,6 +57,7 @@ def get(name: str) -> WeightsEntry:
 
 
 def names() -> list[str]:
+    """Every registered name, sorted."""
     return sorted(_REGISTRY)
 
 
@@ -70,7 +73,6 @@ register(
         "official-celebahq-256-rect",
         "official PyTorch GMCNN (CelebA-HQ 256, rectangular holes); download it yourself and pass the .pth path",
         source="https://github.com/shepnerd/inpainting_gmcnn (pytorch release, *_net_GM.pth)",
-        contract={"value_range": [-1.0, 1.0], "mask_polarity": "1=hole", "size_multiple": 4, "min_size": 196,
-                  "training": {"image_size": 256, "mask_type": "rect", "data": "CelebA-HQ"}},
+        contract=Contract(size_multiple=4, min_size=196, trained_size=256, mask_type="rect", dataset="CelebA-HQ"),
     )
-)  # fmt: skip
+)

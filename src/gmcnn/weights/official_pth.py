@@ -11,17 +11,18 @@ needs its own reader; it is not supported yet.
 
 from __future__ import annotations
 
-import argparse
 import os
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gmcnn.checkpoint import export_generator, load_state_strict, strip_wrappers
 from gmcnn.errors import UserError
-from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
+from gmcnn.models.gmcnn import GMCNN
+from gmcnn.models.state_dict import load_state_strict, strip_wrappers
+from gmcnn.weights.factory import create_model
 
 _NESTED_KEYS = ("netGM", "netG", "generator", "state_dict", "model")
 
@@ -56,25 +57,6 @@ def load_official(path: str | os.PathLike[str]) -> GMCNN:
     cnum = int(state["EB1.0.weight"].shape[0])
     if state["EB1.0.weight"].shape[1] != 4:
         raise UserError(f"{path}: first conv takes {state['EB1.0.weight'].shape[1]} channels, expected 4 (RGB + mask)")
-    generator = GMCNN(GMCNNConfig(cnum=cnum))
+    generator = typing.cast(GMCNN, create_model("gmcnn", {"cnum": cnum}))
     load_state_strict(generator, state, source=str(path))
     return generator.eval()
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", help="official PyTorch generator file (*_net_GM.pth)")
-    parser.add_argument("output", help="folder for generator.safetensors + generator.json")
-    parser.add_argument("--image-size", type=int, default=256, help="training image size of the checkpoint")
-    parser.add_argument("--mask-type", default="rect", help="training mask type of the checkpoint (rect|free)")
-
-
-def run(args: argparse.Namespace) -> int:
-    generator = load_official(args.checkpoint)
-    meta = export_generator(
-        generator,
-        args.output,
-        training={"source": f"official checkpoint {Path(args.checkpoint).name}", "image_size": args.image_size,
-                  "mask_type": args.mask_type},
-    )  # fmt: skip
-    print(f"wrote {meta.parent}")
-    return 0

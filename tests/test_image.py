@@ -1,4 +1,4 @@
-"""Conversions: round trips, polarity, mask normalisation, padding, windows."""
+"""Conversions: round trips, polarity, mask normalisation, padding, grow/feather, the one composite."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from gmcnn import processing as P
 from gmcnn.errors import UserError
+from gmcnn.inpainting import image as P
 
 
 def test_rgb_tensor_round_trip_is_exact(photo: np.ndarray) -> None:
@@ -125,21 +125,20 @@ def test_grow_and_feather() -> None:
     assert w[10, 10] == 1 and 0 < w[10, 13] < w[10, 12] < 1 and w[10, 15] == 0
 
 
-def test_hole_boxes_and_context_windows() -> None:
-    m = np.zeros((400, 600), bool)
-    m[10:30, 20:60] = True
-    m[300:350, 500:590] = True
-    boxes = sorted(P.hole_boxes(m), key=lambda b: b.top)
-    assert boxes == [P.Box(10, 20, 20, 40), P.Box(300, 500, 50, 90)]
-    wins = P.context_windows(m, margin=0.5, min_margin=16, min_side=64)
-    for b in boxes:  # every hole lies inside some window, and windows stay inside the image
-        assert any(w.top <= b.top and w.left <= b.left and w.bottom >= b.bottom and w.right >= b.right for w in wins)
-    assert all(w.top >= 0 and w.left >= 0 and w.bottom <= 400 and w.right <= 600 for w in wins)
-    merged = P.context_windows(m, margin=5.0, min_margin=16, min_side=64)
-    assert len(merged) == 1
-
-
 def test_resize_mask_keeps_every_hole_pixel() -> None:
     m = np.zeros((100, 100), bool)
     m[50, 50] = True
     assert P.resize_mask(m, (10, 10)).sum() == 1
+
+
+def test_composite_into_writes_only_weighted_pixels() -> None:
+    rgb = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    out = rgb.copy()
+    weight = np.zeros((8, 8), np.float32)
+    weight[2:4, 2:4], weight[5, 5] = 1.0, 0.5
+    pred = torch.ones(1, 3, 8, 8)  # white
+    P.composite_into(out, pred, rgb, weight)
+    assert (out[2:4, 2:4] == 255).all()
+    assert np.array_equal(out[5, 5], np.round((255 + rgb[5, 5].astype(float)) / 2).astype(np.uint8))
+    untouched = weight == 0
+    assert np.array_equal(out[untouched], rgb[untouched])

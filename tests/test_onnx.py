@@ -13,11 +13,11 @@ pytest.importorskip("onnxruntime")
 
 import onnx  # noqa: E402
 
-from gmcnn.checkpoint import load_generator  # noqa: E402
 from gmcnn.cli import main  # noqa: E402
-from gmcnn.export import OnnxRunner, onnx_bytes, photo_crops, quantize_int8  # noqa: E402
+from gmcnn.inpainting.backends import build_runner  # noqa: E402
+from gmcnn.inpainting.onnx import OnnxRunner, onnx_bytes, photo_crops, quantize_int8  # noqa: E402
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig  # noqa: E402
-from gmcnn.runtime import build_runner  # noqa: E402
+from gmcnn.weights.format import load_generator  # noqa: E402
 
 
 def _net(seed: int = 0, *, std: float = 0.15) -> GMCNN:

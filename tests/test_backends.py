@@ -1,4 +1,4 @@
-"""Runtimes and precisions: every fast path computes what ``GMCNN.forward`` computes, within its tolerance."""
+"""Back ends and precisions: every runtime computes what ``GMCNN.forward`` computes, within its tolerance."""
 
 from __future__ import annotations
 
@@ -9,32 +9,10 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from torch import nn
+from conftest import fill_inputs, signal_generator
 
-from gmcnn import runtime as R
-from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
-
-
-def _generator(cnum: int, pad_mode: str, *, gain: float = 1.3, seed: int = 0) -> GMCNN:
-    """Random weights scaled so every layer carries signal: the official N(0, 0.02) init fades to a near-zero
-    output, on which any two runtimes would agree. The gains used here give an output std of 0.4-0.6 with
-    under a quarter of the pixels clipped, like a trained model's (checked in the tests that use them)."""
-    torch.manual_seed(seed)
-    g = GMCNN(GMCNNConfig(cnum=cnum, pad_mode=pad_mode)).eval()
-    for m in g.modules():
-        if isinstance(m, nn.Conv2d):
-            fan_in = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
-            nn.init.normal_(m.weight, 0.0, gain / fan_in**0.5)
-            nn.init.normal_(m.bias, 0.0, 0.05)
-    return g
-
-
-def _inputs(photo: np.ndarray, h: int, w: int, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    image = torch.from_numpy(photo[:h, :w]).permute(2, 0, 1)[None].float() / 127.5 - 1  # (1, 3, h, w)
-    mask = torch.zeros(1, 1, h, w)
-    mask[..., h // 4 : h // 2, w // 3 : 2 * w // 3] = 1
-    return image.repeat(batch, 1, 1, 1), mask.repeat(batch, 1, 1, 1)
+from gmcnn.inpainting import backends as R
+from gmcnn.models.gmcnn import GMCNNConfig
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -44,33 +22,10 @@ def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
-@pytest.mark.parametrize("pad_mode,gain,h,w", [("zeros", 1.6, 36, 52), ("reflect", 1.3, 196, 212)])
-def test_fused_fp32_matches_gmcnn(photo: np.ndarray, pad_mode: str, gain: float, h: int, w: int) -> None:
-    g = _generator(4, pad_mode, gain=gain)
-    image, mask = _inputs(photo, h, w, batch=2)
-    with torch.inference_mode():
-        ref = g(image, mask)
-        out = R.FusedGMCNN(g)(image, mask)
-    assert out.dtype == torch.float32 and out.shape == ref.shape and out.is_contiguous()
-    assert ref.std() > 0.3  # a meaningful comparison: the output is neither flat nor all clipped
-    torch.testing.assert_close(out, ref, atol=2e-5, rtol=0)
-
-
-@pytest.mark.parametrize("p", [1, 2, 3, 48])
-def test_reflect_border_equals_f_pad(p: int, rng: np.random.Generator) -> None:
-    x = torch.from_numpy(rng.standard_normal((2, 5, 50, 61)).astype(np.float32)).contiguous(
-        memory_format=torch.channels_last
-    )
-    buf = torch.full((2, 5, 50 + 2 * p, 61 + 2 * p), float("nan")).contiguous(memory_format=torch.channels_last)
-    buf[:, :, p : p + 50, p : p + 61] = x
-    R._reflect_border(buf, p)
-    assert torch.equal(buf, F.pad(x, (p, p, p, p), mode="reflect"))
-
-
 def test_bf16_is_faithful_on_a_photo(photo: np.ndarray) -> None:
     """The bar for ``"auto"`` on bf16 CPUs: within 40 dB PSNR of float32 (8-bit output)."""
-    g = _generator(8, "reflect")
-    image, mask = _inputs(photo, 256, 256)
+    g = signal_generator(8, "reflect")
+    image, mask = fill_inputs(photo, 256, 256)
     with torch.inference_mode():
         ref = g(image, mask)
     assert ref.std() > 0.3 and (ref.abs() > 0.999).float().mean() < 0.3
@@ -80,9 +35,9 @@ def test_bf16_is_faithful_on_a_photo(photo: np.ndarray) -> None:
 
 
 def test_runner_contract_and_generator_untouched(photo: np.ndarray) -> None:
-    g = _generator(4, "zeros")
+    g = signal_generator(4, "zeros")
     before = {k: v.clone() for k, v in g.state_dict().items()}
-    image, mask = _inputs(photo, 64, 48, batch=3)
+    image, mask = fill_inputs(photo, 64, 48, batch=3)
     image_copy, mask_copy = image.clone(), mask.clone()
     runner = R.build_runner(g, device="cpu", runtime="eager", precision="bf16")
     pred = runner(image, mask)
@@ -95,7 +50,7 @@ def test_runner_contract_and_generator_untouched(photo: np.ndarray) -> None:
 
 
 def test_fused_rejects_sizes_outside_the_contract() -> None:
-    runner = R.build_runner(_generator(4, "reflect"), device="cpu", runtime="eager", precision="fp32")
+    runner = R.build_runner(signal_generator(4, "reflect"), device="cpu", runtime="eager", precision="fp32")
     with pytest.raises(ValueError, match="multiples of 4"):
         runner(torch.zeros(1, 3, 198, 200), torch.zeros(1, 1, 198, 200))
 
@@ -107,7 +62,7 @@ def test_auto_resolves_per_cpu(monkeypatch: pytest.MonkeyPatch, native_bf16: boo
     assert R.resolve_options("auto", "auto", cpu) == ("eager", expected)
     assert R.resolve_options("onnx", "auto", cpu) == ("onnx", "fp32")  # int8 is never chosen for you
     assert R.resolve_options("auto", "int8", cpu) == ("onnx", "int8")
-    runner = R.build_runner(_generator(4, "zeros"), device="cpu")
+    runner = R.build_runner(signal_generator(4, "zeros"), device="cpu")
     assert (runner.runtime, runner.precision) == ("eager", expected)
 
 
@@ -136,7 +91,7 @@ def test_cpu_flag_detection_reads_proc_cpuinfo() -> None:
 )
 def test_bad_names_and_pairs_list_the_valid_ones(runtime: str, precision: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        R.build_runner(_generator(4, "zeros"), device="cpu", runtime=runtime, precision=precision)
+        R.build_runner(signal_generator(4, "zeros"), device="cpu", runtime=runtime, precision=precision)
 
 
 def test_bad_device_is_explained() -> None:
@@ -159,7 +114,7 @@ _PEAK_SCRIPT = textwrap.dedent(
     """
     import json, sys, torch
     from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
-    from gmcnn.runtime import build_runner
+    from gmcnn.inpainting.backends import build_runner
 
     def status(key):
         with open("/proc/self/status") as fh:
@@ -204,8 +159,8 @@ def test_memory_estimate_covers_the_measured_peak(precision: str) -> None:
 
 @pytest.mark.slow
 def test_compile_matches_eager(photo: np.ndarray) -> None:
-    g = _generator(4, "zeros")
-    image, mask = _inputs(photo, 40, 56)
+    g = signal_generator(4, "zeros")
+    image, mask = fill_inputs(photo, 40, 56)
     eager = R.build_runner(g, device="cpu", runtime="eager", precision="fp32")(image, mask)
     compiled = R.build_runner(g, device="cpu", runtime="compile", precision="fp32")
     assert (compiled.runtime, compiled.precision) == ("compile", "fp32")

@@ -1,4 +1,4 @@
-"""The `gmcnn` command line: one subcommand per front end, each owned by the module that implements it.
+"""The `gmcnn` command line: one module per subcommand in this package (``gmcnn.cli.<name>``), on top of the library.
 
 Every subcommand module exposes two functions:
 
@@ -22,14 +22,14 @@ from gmcnn.errors import UserError
 
 # name -> (module, one-line help). A registry, not an if-chain: adding a subcommand is one line here.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "inpaint": ("gmcnn.inpaint_cli", "fill the masked parts of an image or a folder of images"),
-    "train": ("gmcnn.training.train", "train a GMCNN (runs unchanged under torchrun)"),
-    "eval": ("gmcnn.evaluation.evaluate", "measure fill quality against baselines on a protocol"),
-    "bench": ("gmcnn.evaluation.speed", "measure latency, throughput and memory"),
-    "serve": ("gmcnn.web.server", "start the HTTP API and the web painter"),
-    "export": ("gmcnn.export", "export a generator (ONNX or safetensors)"),
-    "convert": ("gmcnn.convert", "convert an official GMCNN checkpoint to our format"),
-    "corpus": ("gmcnn.data.corpus", "build the offline training corpus from Debian packages"),
+    "inpaint": ("gmcnn.cli.inpaint", "fill the masked parts of an image or a folder of images"),
+    "train": ("gmcnn.cli.train", "train a GMCNN (runs unchanged under torchrun)"),
+    "eval": ("gmcnn.cli.eval", "measure fill quality against baselines on a protocol"),
+    "bench": ("gmcnn.cli.bench", "measure latency, throughput and memory"),
+    "serve": ("gmcnn.cli.serve", "start the HTTP API and the web painter"),
+    "export": ("gmcnn.cli.export", "export a generator (ONNX or safetensors)"),
+    "convert": ("gmcnn.cli.convert", "convert an official GMCNN checkpoint to our format"),
+    "corpus": ("gmcnn.cli.corpus", "build the offline training corpus from Debian packages"),
 }
 
 

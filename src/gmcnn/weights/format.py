@@ -1,26 +1,24 @@
-"""Files on disk: atomic writes, and the exported-generator format (safetensors + JSON).
+"""The exported-generator format (safetensors + JSON): write one, read one back into a network.
 
 An *export* is a directory (or a ``.safetensors`` file with a sibling ``.json``) holding:
 
 * ``generator.safetensors`` — the generator ``state_dict`` (official key names, float32);
-* ``generator.json`` — ``{"format": "gmcnn-generator", "version": 1, "config": GMCNNConfig,
-  "contract": {...}, "training": {...}, "sha256": <of the safetensors file>}``.
+* ``generator.json`` — ``{"format": "gmcnn-generator", "version": 1, "architecture": "gmcnn",
+  "config": {...}, "contract": {...}, "training": {...}, "sha256": <of the safetensors file>}``
+  (``architecture`` names the :mod:`gmcnn.weights.factory` entry; absent means ``"gmcnn"``).
 
 The *contract* says how to feed the weights (value range [-1, 1], RGB, mask polarity 1 = hole, size
 multiple, minimum size) and what they were trained on (image size, mask type), like torchvision's
-``Weights`` metadata. Loading checks the format, the version and the sha256.
-
-Training state (G, D, optimisers, step, RNG) is saved by :mod:`gmcnn.training.state` with the same
-atomic-write helper.
+``Weights`` metadata; :class:`gmcnn.weights.contract.Contract` reads it. Loading checks the format, the version
+and the sha256. Training state (G, D, optimisers, step, RNG) is saved by :mod:`gmcnn.training.state`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
-from collections.abc import Callable, Mapping
+import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,62 +26,16 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from gmcnn.errors import UserError
-from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
+from gmcnn.files import atomic_write, sha256_file
+from gmcnn.models.gmcnn import GMCNN
+from gmcnn.models.state_dict import load_state_strict, strip_wrappers
+from gmcnn.weights.contract import Contract
+from gmcnn.weights.factory import DEFAULT_ARCHITECTURE, architecture_of, create_model
 
 EXPORT_FORMAT = "gmcnn-generator"
 EXPORT_VERSION = 1
 WEIGHTS_NAME = "generator.safetensors"
 CONFIG_NAME = "generator.json"
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
-    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; outputs should get the usual permissions
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def default_contract(config: GMCNNConfig) -> dict[str, Any]:
-    """How to call a generator of this config (written into every export)."""
-    return {
-        "value_range": [-1.0, 1.0],
-        "channel_order": "RGB",
-        "mask_polarity": "1=hole",
-        "size_multiple": config.size_multiple,
-        "min_size": config.min_size,
-    }
-
-
-def strip_wrappers(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The one place that removes DDP's ``module.`` and torch.compile's ``_orig_mod.`` key prefixes."""
-    out = {}
-    for key, value in state_dict.items():
-        for prefix in ("module.", "_orig_mod."):
-            while key.startswith(prefix):
-                key = key[len(prefix) :]
-        out[key] = value
-    return out
 
 
 def export_generator(
@@ -107,8 +59,9 @@ def export_generator(
     meta = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
+        "architecture": architecture_of(generator),
         "config": generator.config.to_dict(),
-        "contract": default_contract(generator.config),
+        "contract": Contract.for_config(generator.config).feeding(),
         "training": dict(training or {}),
         "sha256": sha256_file(weights),
     }
@@ -148,8 +101,7 @@ def load_generator(path: str | os.PathLike[str], *, verify: bool = True) -> tupl
     weights, meta = read_export_meta(path)
     if verify and meta.get("sha256") and sha256_file(weights) != meta["sha256"]:
         raise UserError(f"{weights} does not match the sha256 recorded in its JSON: the file is damaged or changed")
-    config = GMCNNConfig.from_dict(meta["config"])
-    generator = GMCNN(config)
+    generator = typing.cast(GMCNN, create_model(meta.get("architecture", DEFAULT_ARCHITECTURE), meta["config"]))
     try:
         state = load_file(str(weights))
     except Exception as exc:  # safetensors raises its own error types for damaged headers
@@ -157,26 +109,3 @@ def load_generator(path: str | os.PathLike[str], *, verify: bool = True) -> tupl
     load_state_strict(generator, state, source=str(weights))
     generator.eval()
     return generator, meta
-
-
-def load_state_strict(generator: GMCNN, state: Mapping[str, torch.Tensor], *, source: str) -> None:
-    """Load a state dict, turning key or shape mismatches into one readable error."""
-    state = strip_wrappers(state)
-    own = generator.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = [
-        f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-        for k in own
-        if k in state and state[k].shape != own[k].shape
-    ]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} keys (e.g. {missing[:3]})")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)} keys (e.g. {unexpected[:3]})")
-        if wrong:
-            parts.append(f"shape mismatch ({'; '.join(wrong[:3])})")
-        raise UserError(f"{source} does not fit GMCNN(cnum={generator.config.cnum}): " + ", ".join(parts))
-    generator.load_state_dict({k: v.to(torch.float32) for k, v in state.items()})

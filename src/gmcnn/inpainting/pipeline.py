@@ -1,0 +1,248 @@
+"""`Inpainter`: load a generator once, then fill holes in user images of any size.
+
+Imports no training code. One fill, as data (each stage reports into the returned :class:`FillResult`)::
+
+    split_image / normalize_mask -> options (grow, feather) -> plan (windows.plan_fill)
+    -> per window: resize to the plan's scale -> pad to the network's contract -> back end (the model's
+       coarse fill) -> unpad -> upscale -> texture stage (off by default) -> composite once, under the mask
+    -> merge alpha / grey back -> same type and size as the input
+
+Pixels outside the (grown) mask, or outside the feather band when ``feather > 0``, are copied from the input
+and therefore byte-identical.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from gmcnn.errors import UserError
+from gmcnn.inpainting import image as P
+from gmcnn.inpainting.backends import Runner, build_runner
+from gmcnn.inpainting.options import FillOptions, FillResult
+from gmcnn.inpainting.windows import Box, FillPlan, plan_fill
+from gmcnn.models.gmcnn import GMCNN
+from gmcnn.weights.contract import Contract
+from gmcnn.weights.loader import load_weights
+
+
+class Inpainter:
+    """A loaded GMCNN ready to fill holes: ``inpainter(image, mask) -> filled image``.
+
+    Build it with :meth:`from_pretrained` or :meth:`from_generator`. :meth:`fill` returns a :class:`FillResult`
+    (the image and what the call did); ``__call__`` returns just the image. Calls hold no per-call state on the
+    object, but run one at a time (one model; the web server queues requests in front of it).
+    """
+
+    def __init__(self, runner: Runner, meta: dict[str, Any], *, name: str, contract: Contract | None = None) -> None:
+        self.runner = runner
+        self.meta = meta
+        self.name = name
+        self.contract = contract or Contract.from_meta(meta, config=runner.generator.config)
+
+    # ----------------------------------------------------------------------------------------------- loading
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike[str] = "default",
+        *,
+        device: str | torch.device = "auto",
+        runtime: str = "auto",
+        precision: str = "auto",
+    ) -> Inpainter:
+        """Load weights by registry name or path (see :func:`gmcnn.weights.load_weights`).
+
+        Args:
+            name_or_path: ``"default"`` (the embedded model), another registry name, a folder holding
+                ``generator.json`` + ``generator.safetensors``, a training run directory (its ``export/``), a
+                ``.safetensors`` export file, or an official PyTorch ``*_net_GM.pth``.
+            device: ``"auto"`` (CUDA if present, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
+            runtime: execution back end, see :func:`gmcnn.inpainting.backends.build_runner`.
+            precision: numeric precision, see :func:`gmcnn.inpainting.backends.build_runner`.
+        """
+        w = load_weights(name_or_path)
+        return cls.from_generator(
+            w.generator, device=device, runtime=runtime, precision=precision, meta=w.meta, name=w.name,
+            contract=w.contract,
+        )  # fmt: skip
+
+    @classmethod
+    def from_generator(
+        cls,
+        generator: GMCNN,
+        *,
+        device: str | torch.device = "auto",
+        runtime: str = "auto",
+        precision: str = "auto",
+        meta: dict[str, Any] | None = None,
+        name: str = "in-memory",
+        contract: Contract | None = None,
+    ) -> Inpainter:
+        """Wrap an in-memory :class:`GMCNN` (same options as :meth:`from_pretrained`)."""
+        runner = build_runner(generator, device=device, runtime=runtime, precision=precision)
+        meta = dict(meta or {})
+        meta.setdefault("config", generator.config.to_dict())
+        meta.setdefault("training", {})
+        return cls(runner, meta, name=name, contract=contract)
+
+    # ------------------------------------------------------------------------------------------- properties
+    @property
+    def generator(self) -> GMCNN:
+        return self.runner.generator
+
+    @property
+    def train_size(self) -> int:
+        """Image side the weights were trained at (256 if unknown): the scale holes look natural at."""
+        return self.contract.trained_size
+
+    # ---------------------------------------------------------------------------------------------- calling
+    def __call__(self, image: Image.Image | np.ndarray, mask: Any, **options: Any) -> Image.Image | np.ndarray:
+        """Fill the masked pixels of ``image``; keyword options are :class:`FillOptions` fields.
+
+        Args:
+            image: PIL image or uint8 ndarray (``HxW``, ``HxWx3``, ``HxWx4``); alpha is passed through untouched.
+            mask: same height and width; white / non-zero / True = hole (see
+                :func:`gmcnn.inpainting.image.normalize_mask`).
+            **options: ``strategy``, ``process_size``, ``grow``, ``feather``, ``margin``, ``texture`` (see
+                :class:`FillOptions`; ``None`` means the default).
+
+        Returns:
+            The filled image, same type, mode/shape and size as ``image``.
+
+        Raises:
+            UserError: mask size differs from the image size, unsupported input types, bad options, or
+                ``"original"`` on an image too large for this machine's memory.
+        """
+        return self.fill(image, mask, FillOptions.from_kwargs(**options)).image
+
+    def plan(self, image: Image.Image | np.ndarray, mask: Any, options: FillOptions | None = None) -> FillPlan:
+        """The plan :meth:`fill` would run (strategy chosen, windows, process size), without running the model."""
+        hole, weight = self._regions(P.split_image(image), mask, options or FillOptions())
+        return self._plan(weight > 0, options or FillOptions())
+
+    def fill(self, image: Image.Image | np.ndarray, mask: Any, options: FillOptions | None = None) -> FillResult:
+        """Fill the masked pixels of ``image`` (see :meth:`__call__`) and report what ran.
+
+        Returns:
+            A :class:`FillResult`: the filled image plus the plan, per-stage timings and the back end used.
+        """
+        options = options or FillOptions()
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        user = P.split_image(image)
+        hole, weight = self._regions(user, mask, options)
+        plan = self._plan(weight > 0, options)
+        result = FillResult(image, options, plan, timings, self.runner.runtime, self.runner.precision)
+        timings["prepare"] = time.perf_counter() - start
+        if not plan.windows:
+            warnings.warn("the mask is empty (no pixel to fill); returning the image unchanged", stacklevel=2)
+            result.image = image.copy()
+            timings["total"] = time.perf_counter() - start
+            return result
+        if plan.strategy == "original":
+            self._check_memory(*user.size)
+        out = user.rgb.copy()
+        for box in plan.windows:
+            self._fill_window(out, user.rgb, hole, weight, box, plan, result)
+        result.image = P.merge_image(out, user)
+        result.stages = ["model", *(["texture"] if "texture" in timings else []), "composite"]
+        timings["total"] = time.perf_counter() - start
+        return result
+
+    # ----------------------------------------------------------------------------------------------- stages
+    def _regions(self, user: P.UserImage, mask: Any, options: FillOptions) -> tuple[np.ndarray, np.ndarray]:
+        """The (grown) bool hole and the float32 blend weight (1 in the hole, falling off over the feather band)."""
+        hole = P.normalize_mask(mask, user.size)
+        hole = P.grow_mask(hole, options.grow) if options.grow else hole
+        weight = P.feather_weights(hole, options.feather) if options.feather else hole.astype(np.float32)
+        return hole, weight
+
+    def _plan(self, region: np.ndarray, options: FillOptions) -> FillPlan:
+        return plan_fill(
+            region, strategy=options.strategy, process_size=options.process_size, margin=options.margin,
+            min_side=self.train_size,
+        )  # fmt: skip
+
+    def _fill_window(
+        self, out: np.ndarray, rgb: np.ndarray, hole: np.ndarray, weight: np.ndarray, box: Box, plan: FillPlan,
+        result: FillResult,
+    ) -> None:  # fmt: skip
+        """Fill one window of ``out`` in place: model (coarse) -> texture stage -> one composite under ``weight``."""
+        sl = box.slices()
+        t0 = time.perf_counter()
+        pred = self._coarse(rgb[sl], hole[sl], plan.window_size(box))  # (1, 3, h, w) in [-1, 1], float32
+        t1 = time.perf_counter()
+        pred = self._texture(pred, rgb[sl], hole[sl], result)
+        t2 = time.perf_counter()
+        P.composite_into(out[sl], pred, rgb[sl], weight[sl])
+        timings = result.timings
+        timings["model"] = timings.get("model", 0.0) + (t1 - t0)
+        timings["composite"] = timings.get("composite", 0.0) + (time.perf_counter() - t2)
+
+    def _coarse(self, rgb: np.ndarray, hole: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        """The network's prediction for one window at ``size``, upscaled back to the window (float32, CPU)."""
+        h, w = hole.shape
+        small_rgb = P.resize_rgb(rgb, size)
+        small_hole = P.resize_mask(hole, size)
+        dev = self.runner.device
+        image_t = P.rgb_to_tensor(small_rgb).to(dev)  # (1, 3, sh, sw) in [-1, 1]
+        mask_t = P.mask_to_tensor(small_hole).to(dev)  # (1, 1, sh, sw), 1 = hole
+        cfg = self.generator.config
+        image_p, mask_p, pads = P.pad_to_fit(image_t, mask_t, multiple=cfg.size_multiple, min_size=cfg.min_size)
+        pred = P.unpad(self.runner(image_p, mask_p), pads).float().cpu()  # (1, 3, sh, sw)
+        if size != (h, w):
+            pred = F.interpolate(pred, size=(h, w), mode="bicubic", align_corners=False).clamp_(-1, 1)
+        return pred
+
+    def _texture(self, coarse: torch.Tensor, rgb: np.ndarray, hole: np.ndarray, result: FillResult) -> torch.Tensor:
+        """The texture stage's place: refine the coarse fill of one window before the composite.
+
+        ``inpainting/texture.py`` (inference-time patch synthesis) plugs in here for ``texture != "off"`` and
+        adds its time to ``result.timings["texture"]``; with ``"off"`` (the only mode so far) the coarse fill
+        passes through unchanged.
+        """
+        if result.options.texture == "off":
+            return coarse
+        raise UserError(f"texture stage {result.options.texture!r} is not available in this build")
+
+    def _check_memory(self, h: int, w: int) -> None:
+        """Refuse a full-resolution fill that would not fit in this machine's free memory."""
+        cfg = self.generator.config
+        ph = max(cfg.min_size, -(-h // cfg.size_multiple) * cfg.size_multiple)  # the padded size the net sees
+        pw = max(cfg.min_size, -(-w // cfg.size_multiple) * cfg.size_multiple)
+        need = self.runner.estimate_memory_bytes(ph, pw)
+        available = _available_memory_bytes()
+        if available is not None and need > available:
+            raise UserError(
+                f"filling {w}x{h} at full resolution needs about {need / 2**30:.1f} GiB but only "
+                f"{available / 2**30:.1f} GiB is free; use strategy='crop' or 'resize' (or a smaller image)"
+            )
+
+
+def _available_memory_bytes() -> int | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def inpaint(image: Image.Image | np.ndarray, mask: Any, **options: Any) -> Image.Image | np.ndarray:
+    """One-shot fill with the embedded default model (loads it on first use and keeps it)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Inpainter.from_pretrained("default")
+    return _DEFAULT(image, mask, **options)
+
+
+_DEFAULT: Inpainter | None = None

@@ -1,0 +1,78 @@
+"""The one function that turns a weights name or path into a generator and its contract.
+
+Accepted: a registry name (``"default"`` = the embedded model), a folder holding ``generator.json`` +
+``generator.safetensors``, a training run directory (its ``export/``), a ``.safetensors`` export file, or an
+official PyTorch ``*_net_GM.pth`` (read with ``weights_only=True``: no pickled code runs).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gmcnn.errors import UserError
+from gmcnn.models.gmcnn import GMCNN
+from gmcnn.weights import registry
+from gmcnn.weights.contract import Contract
+from gmcnn.weights.format import CONFIG_NAME, load_generator
+from gmcnn.weights.official_pth import load_official
+
+OFFICIAL_PTH = "official-celebahq-256-rect"  # the registry entry whose contract official .pth files share
+
+
+@dataclass
+class Weights:
+    """Loaded weights.
+
+    Attributes:
+        generator: the network, float32, in eval mode.
+        contract: how to feed it and what it was trained on (same shape for every source).
+        meta: the export metadata (``config``, ``contract``, ``training``, ``sha256`` ...).
+        name: a display name (the registry name, the file name or the path).
+    """
+
+    generator: GMCNN
+    contract: Contract
+    meta: dict[str, Any]
+    name: str
+
+
+def load_weights(name_or_path: str | os.PathLike[str]) -> Weights:
+    """Resolve a registry name or a path to loaded weights.
+
+    Raises:
+        FileNotFoundError: neither a known name nor an existing path (the message lists the names).
+        UserError: a registry entry that is not shipped, a damaged export, or a file that is not a generator.
+    """
+    text = str(name_or_path)
+    path = Path(text)
+    if text in registry.names():
+        entry = registry.get(text)
+        if entry.path is None:
+            raise UserError(f"weights {text!r} are not shipped: {entry.description}. Source: {entry.source}")
+        if not (entry.path / CONFIG_NAME).is_file():
+            raise UserError(f"the embedded weights are missing from this installation ({entry.path}); reinstall gmcnn")
+        return _from_export(entry.path, text)
+    if not path.exists():
+        raise FileNotFoundError(f"no weights named {text!r} and no such path; known names: {registry.names()}")
+    if path.suffix in (".pth", ".pt"):
+        generator = load_official(path)
+        contract = registry.get(OFFICIAL_PTH).contract or Contract.for_config(generator.config)
+        meta = {"config": generator.config.to_dict(), **contract_meta(contract)}
+        return Weights(generator, contract, meta, path.name)
+    if path.is_dir() and not (path / CONFIG_NAME).is_file() and (path / "export" / CONFIG_NAME).is_file():
+        path = path / "export"  # a training run directory: its latest export
+    return _from_export(path, text)
+
+
+def _from_export(path: Path, name: str) -> Weights:
+    generator, meta = load_generator(path)
+    return Weights(generator, Contract.from_meta(meta, config=generator.config), meta, name)
+
+
+def contract_meta(contract: Contract) -> dict[str, Any]:
+    """A contract in the export JSON's two-object form (``"contract"`` + ``"training"``)."""
+    training = {"image_size": contract.trained_size, "mask_type": contract.mask_type, "data": contract.dataset}
+    return {"contract": contract.feeding(), "training": {k: v for k, v in training.items() if v}}
