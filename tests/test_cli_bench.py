@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from gmcnn.cli import bench as speed
 from gmcnn.cli import main
 from gmcnn.errors import UserError
-from gmcnn.evaluation import speed
 
 
 def test_parse_sizes():

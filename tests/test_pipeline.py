@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,29 @@ def test_embedded_default_model_loads_offline_and_fills(photo: np.ndarray) -> No
     assert np.array_equal(out[~m], img[~m])
     # A trained model fills with the surrounding colours, not with the white/zero placeholder.
     assert abs(float(out[m].mean()) - float(img[~m].mean())) < 60
+
+
+def test_fill_reports_what_ran_and_plan_matches(inpainter: Inpainter) -> None:
+    img = np.random.default_rng(2).integers(0, 256, (600, 800, 3), dtype=np.uint8)
+    m = np.zeros((600, 800), bool)
+    m[50:90, 60:120] = True
+    m[400:480, 600:700] = True
+    options = FillOptions(process_size=256, feather=4)
+    plan = inpainter.plan(img, m, options)
+    result = inpainter.fill(img, m, options)
+    assert result.plan == plan and plan.strategy == "crop" and len(plan.windows) == 2
+    assert result.stages == ["model", "composite"]  # texture is off by default
+    assert result.runtime == inpainter.runner.runtime and result.precision == inpainter.runner.precision
+    assert set(result.timings) >= {"prepare", "model", "composite", "total"}
+    assert 0 < result.timings["model"] <= result.seconds
+    assert np.array_equal(result.image, inpainter(img, m, process_size=256, feather=4))  # __call__ = fill().image
+    json.dumps(result.info())  # JSON-able for headers and logs
+
+
+def test_contract_is_typed_for_every_source(tiny_export: Path) -> None:
+    from gmcnn.weights import Contract
+
+    inp = Inpainter.from_pretrained(tiny_export, device="cpu")
+    assert isinstance(inp.contract, Contract)
+    assert inp.contract.mask_polarity == "1=hole" and inp.contract.size_multiple == 4
+    assert Inpainter.from_generator(tiny_generator(), device="cpu").contract.trained_size == 256

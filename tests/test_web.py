@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from gmcnn import Inpainter
+from gmcnn.cli import serve as web_server
 from gmcnn.web import create_app
-from gmcnn.web import server as web_server
 
 
 @pytest.fixture(scope="module")

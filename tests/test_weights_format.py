@@ -1,4 +1,4 @@
-"""Export format: round trip, integrity checks, wrapper prefixes, official checkpoints."""
+"""Export format: round trip, integrity checks, wrapper prefixes, shape mismatches."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ import torch
 from conftest import tiny_generator
 
 from gmcnn.errors import UserError
-from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
 from gmcnn.models.state_dict import strip_wrappers
 from gmcnn.weights.format import export_generator, load_generator
-from gmcnn.weights.official_pth import load_official, official_to_ours
 
 
 def test_export_round_trip(tmp_path: Path) -> None:
@@ -51,36 +49,6 @@ def test_strip_wrappers() -> None:
     assert set(s) == {"EB1.0.weight", "EB1.0.bias"}
 
 
-def test_official_checkpoint_in_official_layout_loads(tmp_path: Path) -> None:
-    """A file built exactly like the official release (plain state dict, maybe DataParallel prefixes)."""
-    torch.manual_seed(0)
-    official = GMCNN(GMCNNConfig(cnum=32))
-    state = {f"module.{k}": v.clone() for k, v in official.state_dict().items()}
-    path = tmp_path / "20_net_GM.pth"
-    torch.save(state, path)
-    g = load_official(path)
-    assert g.config.cnum == 32
-    assert torch.equal(g.EB3[17].weight, official.EB3[17].weight)
-
-
-def test_official_loader_refuses_wrong_files(tmp_path: Path) -> None:
-    bad = tmp_path / "x.pth"
-    torch.save({"conv.weight": torch.zeros(1)}, bad)
-    with pytest.raises(UserError, match="EB1.0.weight"):
-        load_official(bad)
-    (tmp_path / "junk.pth").write_bytes(b"junk")
-    with pytest.raises(UserError, match="cannot read"):
-        load_official(tmp_path / "junk.pth")
-
-    class Evil:
-        def __reduce__(self):  # type: ignore[no-untyped-def]
-            return (print, ("pwned",))
-
-    torch.save({"EB1.0.weight": Evil()}, tmp_path / "evil.pth")
-    with pytest.raises(UserError, match="weights_only"):
-        load_official(tmp_path / "evil.pth")
-
-
 def test_shape_mismatch_is_readable(tmp_path: Path) -> None:
     state = tiny_generator().state_dict()
     state["EB1.0.weight"] = torch.zeros(4, 4, 3, 3)
@@ -88,8 +56,3 @@ def test_shape_mismatch_is_readable(tmp_path: Path) -> None:
         from gmcnn.models.state_dict import load_state_strict
 
         load_state_strict(tiny_generator(), state, source="x")
-
-
-def test_nested_official_dicts() -> None:
-    inner = {"EB1.0.weight": torch.zeros(1)}
-    assert set(official_to_ours({"netG": inner})) == {"EB1.0.weight"}

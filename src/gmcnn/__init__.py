@@ -9,9 +9,8 @@ Quick start::
 Masks: white / non-zero / True = hole (to fill). Pixels outside the mask are returned byte-identical.
 """
 
-from gmcnn.inpainting.pipeline import Inpainter, inpaint
+from gmcnn.inpainting import FillOptions, FillResult, Inpainter, inpaint
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
+from gmcnn.version import __version__
 
-__version__ = "0.1.0"
-
-__all__ = ["GMCNN", "GMCNNConfig", "Inpainter", "__version__", "inpaint"]
+__all__ = ["GMCNN", "FillOptions", "FillResult", "GMCNNConfig", "Inpainter", "__version__", "inpaint"]

@@ -17,7 +17,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from gmcnn import __version__
+from gmcnn.version import __version__
 from gmcnn.errors import UserError
 
 # name -> (module, one-line help). A registry, not an if-chain: adding a subcommand is one line here.

@@ -14,6 +14,7 @@ from pathlib import Path
 from PIL import Image
 
 from gmcnn.errors import UserError
+from gmcnn.inpainting.options import FillOptions
 from gmcnn.io import IMAGE_EXTENSIONS, MAX_PIXELS, format_for_path, load_image, save_image
 
 
@@ -40,22 +41,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="'default', a registry name, an export folder, a run "
         "directory or an official *_net_GM.pth (default: %(default)s)",
     )
-    parser.add_argument(
-        "--strategy",
-        default="auto",
-        choices=["auto", "original", "resize", "crop"],
-        help="how large images are processed (default: %(default)s)",
-    )
-    parser.add_argument("--process-size", type=int, default=None, help="longest side the network sees (default 512)")
-    parser.add_argument("--grow", type=int, default=0, help="dilate the mask by N pixels first")
-    parser.add_argument("--feather", type=int, default=0, help="blend the fill over N pixels outside the hole")
+    add_fill_arguments(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: %(default)s)")
     parser.add_argument("--runtime", default="auto", help="execution back end (default: %(default)s)")
     parser.add_argument("--precision", default="auto", help="numeric precision (default: %(default)s)")
     parser.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist alone")
     parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS, help="refuse images larger than this")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    # fmt: skip
+
+
+_TYPES = {"string": str, "integer": int, "number": float}
+
+
+def add_fill_arguments(parser: argparse.ArgumentParser) -> None:
+    """One ``--flag`` per :class:`FillOptions` field, with its type, default, choices and bounds from the schema."""
+    group = parser.add_argument_group("fill options")
+    for name, entry in FillOptions.schema().items():
+        bounds = ""
+        if "minimum" in entry:
+            bounds = f", {entry['minimum']}-{entry['maximum']}"
+        group.add_argument(
+            "--" + name.replace("_", "-"),
+            type=_TYPES[entry["type"]],
+            default=entry["default"],
+            choices=entry.get("choices"),
+            help=f"{entry['help']} (default: %(default)s{bounds})",
+        )
+
+
+def fill_options(args: argparse.Namespace) -> FillOptions:
+    """The :class:`FillOptions` the parsed flags ask for (bounds checked there, as a one-line error)."""
+    return FillOptions.from_kwargs(**{name: getattr(args, name) for name in FillOptions.schema()})
 
 
 def _list_images(folder: Path) -> list[Path]:
@@ -107,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     inpainter = Inpainter.from_pretrained(
         args.model, device=args.device, runtime=args.runtime, precision=args.precision
     )
+    options = fill_options(args)
     failures = 0
     progress = None
     if len(jobs) > 1 and not args.quiet:
@@ -117,8 +134,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             image = load_image(image_path, max_pixels=args.max_pixels)
             mask = load_image(find_mask(image_path, mask_arg), max_pixels=args.max_pixels)
-            result = inpainter(image, mask, strategy=args.strategy, process_size=args.process_size,
-                               grow=args.grow, feather=args.feather)  # fmt: skip
+            result = inpainter.fill(image, mask, options).image
             assert isinstance(result, Image.Image)  # PIL in, PIL out
             save_image(result, out_path, like=image)
         except (UserError, ValueError, FileNotFoundError, OSError) as exc:

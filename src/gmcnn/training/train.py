@@ -23,6 +23,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -223,21 +224,40 @@ def train(cfg: TrainConfig, run_dir: Path, *, state: dict[str, Any] | None = Non
         distributed.cleanup()
 
 
-def _train(cfg: TrainConfig, run_dir: Path, info: distributed.DistInfo, *, state: dict[str, Any] | None,
-           init_from: str | None) -> int:  # fmt: skip
-    from tqdm import tqdm
+@dataclass
+class Models:
+    """Everything that learns in a run: G, D, the frozen VGG, the averaged G, both optimisers, the DDP views.
 
+    Attributes:
+        generator: the raw generator (unwrapped; what checkpoints save).
+        critic: the discriminator (unwrapped).
+        vgg: frozen VGG19 features for ID-MRF, or ``None`` when the loss is off.
+        ema: the weight-averaged generator, or ``None`` (``ema_decay == 0``).
+        opt_g: the generator's optimiser.
+        opt_d: the critic's optimiser.
+        g_train: the generator as the steps call it (DDP-wrapped when distributed).
+        d_train: the critic as the steps call it (DDP-wrapped when distributed).
+    """
+
+    generator: GMCNN
+    critic: Discriminator
+    vgg: VGG19Features | None
+    ema: GMCNN | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    g_train: torch.nn.Module
+    d_train: torch.nn.Module
+
+    @property
+    def shown(self) -> GMCNN:
+        """The generator that gets exported, sampled and validated (the average when there is one)."""
+        return self.ema if self.ema is not None else self.generator
+
+
+def build_models(cfg: TrainConfig, info: distributed.DistInfo) -> tuple[GMCNN, Discriminator, VGG19Features | None]:
+    """G, D and the VGG, built from the run's seed in a forked RNG: the same initial weights on every rank, and
+    the training RNG does not depend on which models were built (e.g. whether a VGG was needed)."""
     device = info.device
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-
-    # --- data
-    train_set, val_set = make_datasets(cfg, info.rank)
-    sampler = ResumableSampler(train_set, num_replicas=info.world_size, rank=info.rank, seed=cfg.seed)
-
-    # --- models and optimisers (the critic exists from the start so every checkpoint has the same layout)
-    # Built from the run's seed in a forked RNG: the same initial weights on every rank, and the training RNG
-    # below does not depend on which models were built (e.g. whether a VGG was needed).
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
@@ -249,13 +269,20 @@ def _train(cfg: TrainConfig, run_dir: Path, info: distributed.DistInfo, *, state
     critic.to(memory_format=fmt)  # type: ignore[call-overload]
     if vgg is not None:
         vgg.to(device)
+    return generator, critic, vgg
+
+
+def prepare_models(
+    cfg: TrainConfig, info: distributed.DistInfo, *, state: dict[str, Any] | None, init_from: str | None
+) -> tuple[Models, int, int]:
+    """Build (the critic exists from the start so every checkpoint has the same layout), resume or initialise
+    from an export, average and wrap; returns the models, the step and the batches seen so far."""
+    generator, critic, vgg = build_models(cfg, info)
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(critic.parameters(), lr=cfg.d_lr, betas=(cfg.beta1, cfg.beta2))
     # Per-rank training randomness (GP interpolation, ID-MRF subsampling); data randomness is per sample.
     torch.manual_seed(distributed.rank_seed(cfg.seed, info.rank))
     np.random.seed(distributed.rank_seed(cfg.seed, info.rank) % 2**32)
-
-    # --- resume, or initialise the generator from an export
     step, batches_seen = 0, 0
     if state is not None:
         load_state_strict(generator, state["generator"], source="checkpoint")
@@ -270,7 +297,6 @@ def _train(cfg: TrainConfig, run_dir: Path, info: distributed.DistInfo, *, state
         if source.config != generator.config:
             raise UserError(f"--init-from {init_from} has {source.config}, the run wants {generator.config}")
         generator.load_state_dict(source.state_dict())
-    batches = BatchStream(train_set, sampler, cfg, device=device, batches_seen=batches_seen)
     # The averaged generator smooths out the step-to-step jitter of the weights (at a constant learning rate the
     # raw weights' fills wobble by ~0.5 dB between checkpoints); it is what gets exported, sampled and validated.
     ema: GMCNN | None = None
@@ -278,11 +304,108 @@ def _train(cfg: TrainConfig, run_dir: Path, info: distributed.DistInfo, *, state
         ema = copy.deepcopy(generator).eval().requires_grad_(False)
         if state is not None and "generator_ema" in state:
             ema.load_state_dict(state["generator_ema"])
-    shown = ema if ema is not None else generator
-
-    # --- DDP: gradients of G and D are averaged across ranks; steps use the unwrapped modules where noted
+    # DDP: gradients of G and D are averaged across ranks; steps use the unwrapped modules where noted.
     g_train: torch.nn.Module = DDP(generator) if info.distributed else generator
     d_train: torch.nn.Module = DDP(critic) if info.distributed else critic
+    return Models(generator, critic, vgg, ema, opt_g, opt_d, g_train, d_train), step, batches_seen
+
+
+def train_step(
+    m: Models, batches: BatchStream, cfg: TrainConfig, info: distributed.DistInfo, *, stage: str
+) -> tuple[dict[str, float], str | None]:
+    """One generator step (after ``d_steps`` critic steps in the finetune stage); returns the logs and the name
+    of the loss that was not finite (``None`` when all were)."""
+    logs: dict[str, float] = {}
+    if stage == "finetune":
+        for _ in range(cfg.d_steps):
+            batch = next(batches)
+            d_loss, d_logs = discriminator_step(m.d_train, m.generator, batch, cfg)
+            if not distributed.all_finite(d_loss, info):
+                return d_logs, "critic"
+            m.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            m.opt_d.step()
+        logs.update(d_logs)
+    else:
+        batch = next(batches)
+    g_loss, g_logs = generator_step(
+        m.g_train, batch, cfg, critic=m.critic if stage == "finetune" else None,
+        vgg=m.vgg if stage == "finetune" else None,
+    )  # fmt: skip
+    if not distributed.all_finite(g_loss, info):
+        return g_logs, "generator"
+    m.opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    m.opt_g.step()
+    if m.ema is not None:
+        with torch.no_grad():
+            for avg, p in zip(m.ema.parameters(), m.generator.parameters(), strict=True):
+                avg.lerp_(p, 1.0 - cfg.ema_decay)
+    logs.update(g_logs)
+    return logs, None
+
+
+def save_run_state(
+    m: Models, cfg: TrainConfig, info: distributed.DistInfo, run_dir: Path, *, step: int, stage: str, batches_seen: int
+) -> Path | None:
+    """Checkpoint (all ranks take part; rank 0 writes) and re-export the shown generator; returns the path."""
+    path = None
+    rng = distributed.gather_objects(capture_rng(), info)
+    # DDP keeps G and D identical on every rank; a mismatch would be a bug (e.g. the DDP+GAN buffer trap).
+    digests = distributed.gather_objects(distributed.weights_digest(m.generator, m.critic), info)
+    if len(set(digests)) > 1:
+        raise RuntimeError(f"ranks hold different G/D weights at step {step}: {digests}")
+    if info.is_main:
+        path = save_checkpoint(
+            run_dir, step=step, stage=stage, batches_seen=batches_seen, generator=m.generator,
+            critic=m.critic, opt_generator=m.opt_g, opt_critic=m.opt_d, rng=rng, config=cfg.to_dict(),
+            keep_last=cfg.keep_last, rank_digests=digests, generator_ema=m.ema,
+        )  # fmt: skip
+        export_generator(m.shown, run_dir / "export", training={
+            "image_size": cfg.image_size, "mask_type": cfg.mask_type, "steps": step, "stage": stage,
+            "data": cfg.data, "config": cfg.to_dict(),
+        })  # fmt: skip
+    distributed.barrier(info)
+    return path
+
+
+class Scalars:
+    """Running means of the step logs over a logging window, with the window's images/s."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = defaultdict(float)
+        self.steps = 0
+        self.start = time.perf_counter()
+
+    def add(self, logs: dict[str, float]) -> None:
+        for key, value in logs.items():
+            self.sums[key] += value
+        self.steps += 1
+
+    def flush(self, *, images_per_step: int, **extra: Any) -> dict[str, Any]:
+        elapsed = time.perf_counter() - self.start
+        scalars: dict[str, Any] = {k: v / self.steps for k, v in self.sums.items()}
+        scalars.update(extra, images_per_s=self.steps * images_per_step / elapsed)
+        self.sums.clear()
+        self.steps = 0
+        return scalars
+
+    def restart_if_flushed(self) -> None:
+        if self.steps == 0:
+            self.start = time.perf_counter()  # images/s measures training steps, not the I/O between windows
+
+
+def _train(cfg: TrainConfig, run_dir: Path, info: distributed.DistInfo, *, state: dict[str, Any] | None,
+           init_from: str | None) -> int:  # fmt: skip
+    from tqdm import tqdm
+
+    device = info.device
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    train_set, val_set = make_datasets(cfg, info.rank)
+    sampler = ResumableSampler(train_set, num_replicas=info.world_size, rank=info.rank, seed=cfg.seed)
+    m, step, batches_seen = prepare_models(cfg, info, state=state, init_from=init_from)
+    batches = BatchStream(train_set, sampler, cfg, device=device, batches_seen=batches_seen)
 
     # --- rank-0 bookkeeping
     log = MetricsLog(run_dir, resume_step=step if state else None) if info.is_main else None
@@ -295,92 +418,37 @@ def _train(cfg: TrainConfig, run_dir: Path, info: distributed.DistInfo, *, state
     fixed_batch = Sample(*(t.to(device) for t in fixed_batch))
     last_checkpoint: Path | None = latest_checkpoint(run_dir) if state else None
     bar = tqdm(total=cfg.max_steps, initial=step, disable=not info.is_main, dynamic_ncols=True, unit="step")
-    sums: dict[str, float] = defaultdict(float)
-    window_start, window_steps = time.perf_counter(), 0
-
-    def checkpoint(stage: str) -> None:
-        nonlocal last_checkpoint
-        rng = distributed.gather_objects(capture_rng(), info)
-        # DDP keeps G and D identical on every rank; a mismatch would be a bug (e.g. the DDP+GAN buffer trap).
-        digests = distributed.gather_objects(distributed.weights_digest(generator, critic), info)
-        if len(set(digests)) > 1:
-            raise RuntimeError(f"ranks hold different G/D weights at step {step}: {digests}")
-        if info.is_main:
-            last_checkpoint = save_checkpoint(
-                run_dir, step=step, stage=stage, batches_seen=batches.batches_seen, generator=generator,
-                critic=critic, opt_generator=opt_g, opt_critic=opt_d, rng=rng, config=cfg.to_dict(),
-                keep_last=cfg.keep_last, rank_digests=digests, generator_ema=ema,
-            )  # fmt: skip
-            export_generator(shown, run_dir / "export", training={
-                "image_size": cfg.image_size, "mask_type": cfg.mask_type, "steps": step, "stage": stage,
-                "data": cfg.data, "config": cfg.to_dict(),
-            })  # fmt: skip
-        distributed.barrier(info)
+    window = Scalars()
 
     while step < cfg.max_steps:
         stage = "pretrain" if step < cfg.pretrain_steps else "finetune"
         lr = lr_at(step, cfg)
-        for group in opt_g.param_groups:
+        for group in m.opt_g.param_groups:
             group["lr"] = lr
-
-        # --- critic updates (finetune stage only)
-        logs: dict[str, float] = {}
-        if stage == "finetune":
-            for _ in range(cfg.d_steps):
-                batch = next(batches)
-                d_loss, d_logs = discriminator_step(d_train, generator, batch, cfg)
-                if not distributed.all_finite(d_loss, info):
-                    return _stop_on_nan("critic", step, d_logs, last_checkpoint, info, bar)
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
-            logs.update(d_logs)
-        else:
-            batch = next(batches)
-
-        # --- generator update
-        g_loss, g_logs = generator_step(
-            g_train, batch, cfg, critic=critic if stage == "finetune" else None,
-            vgg=vgg if stage == "finetune" else None,
-        )  # fmt: skip
-        if not distributed.all_finite(g_loss, info):
-            return _stop_on_nan("generator", step, g_logs, last_checkpoint, info, bar)
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        if ema is not None:
-            with torch.no_grad():
-                for avg, p in zip(ema.parameters(), generator.parameters(), strict=True):
-                    avg.lerp_(p, 1.0 - cfg.ema_decay)
+        logs, failed = train_step(m, batches, cfg, info, stage=stage)
+        if failed is not None:
+            return _stop_on_nan(failed, step, logs, last_checkpoint, info, bar)
         step += 1
-        logs.update(g_logs)
-
-        # --- logging, samples, validation, checkpoints (rank 0 writes)
-        for key, value in logs.items():
-            sums[key] += value
-        window_steps += 1
+        window.add(logs)
         if info.is_main:
             bar.update(1)
+        # --- logging, samples, validation, checkpoints (rank 0 writes)
         if step % cfg.log_every == 0 or step == cfg.max_steps:
-            elapsed = time.perf_counter() - window_start
-            scalars: dict[str, Any] = {k: v / window_steps for k, v in sums.items()}
-            scalars.update(stage=stage, lr=lr, images_per_s=window_steps * cfg.batch_size * info.world_size / elapsed)
+            scalars = window.flush(images_per_step=cfg.batch_size * info.world_size, stage=stage, lr=lr)
             if log is not None:
                 log.write(step, scalars)
                 bar.set_postfix(
                     {k: f"{v:.4g}" for k, v in scalars.items() if k in ("g_loss", "d_loss", "images_per_s")}
                 )
-            sums.clear()
-            window_steps = 0
         if info.is_main and step % cfg.sample_every == 0:
-            save_samples(shown, fixed_batch, cfg, run_dir / "samples" / f"step_{step:08d}.png")
+            save_samples(m.shown, fixed_batch, cfg, run_dir / "samples" / f"step_{step:08d}.png")
         if info.is_main and val_set is not None and (step % cfg.val_every == 0 or step == cfg.max_steps):
             assert log is not None
-            log.write(step, {"stage": stage, **validate(shown, val_set, cfg, device)})
+            log.write(step, {"stage": stage, **validate(m.shown, val_set, cfg, device)})
         if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
-            checkpoint(stage)
-        if window_steps == 0:
-            window_start = time.perf_counter()  # images/s measures training steps, not the I/O above
+            saved = save_run_state(m, cfg, info, run_dir, step=step, stage=stage, batches_seen=batches.batches_seen)
+            last_checkpoint = saved or last_checkpoint
+        window.restart_if_flushed()
     bar.close()
     if log is not None:
         log.close()

@@ -41,18 +41,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gmcnn import __version__
+from gmcnn.version import __version__
 from gmcnn.errors import ImageTooLarge, UnsupportedImage, UserError
 from gmcnn.inpainting.image import normalize_mask
-from gmcnn.inpainting.options import DEFAULT_PROCESS_SIZE, STRATEGIES, FillOptions
+from gmcnn.inpainting.options import STRATEGIES, FillOptions
 from gmcnn.inpainting.pipeline import Inpainter
 from gmcnn.io import MAX_PIXELS, decode_image, encode_image
 
 DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a 12 MP PNG is ~20-35 MB; image + mask in one request
 DEFAULT_QUEUE_SIZE = 4
-MAX_GROW = 256  # px; larger values would turn a stroke into most of the photo
-MAX_FEATHER = 256
-MIN_PROCESS_SIZE, MAX_PROCESS_SIZE = 64, 8192
+FILL_SCHEMA = FillOptions.schema()  # the form fields, their bounds and /api/v1/health's "options" come from here
 STATIC_DIR = Path(__file__).parent / "static"  # inside the package, never the working directory
 # The page loads only its own files; blob:/data: for the images it shows. /docs keeps FastAPI's own page.
 PAGE_CSP = (
@@ -234,6 +232,13 @@ def _media_type(fmt: str) -> str:
     return Image.MIME.get(fmt.upper(), "application/octet-stream")
 
 
+def _form(name: str) -> Any:
+    """The HTTP form field of fill option ``name``: bounds and help from :class:`FillOptions`, nothing restated."""
+    entry = FILL_SCHEMA[name]
+    extra = {"enum": entry["choices"]} if "choices" in entry else None
+    return Form(ge=entry.get("minimum"), le=entry.get("maximum"), description=entry["help"], json_schema_extra=extra)
+
+
 def model_summary(inpainter: Inpainter) -> dict[str, Any]:
     """Name, width and training facts of the loaded model, from its export metadata."""
     meta = inpainter.meta
@@ -241,7 +246,7 @@ def model_summary(inpainter: Inpainter) -> dict[str, Any]:
     return {
         "name": inpainter.name,
         "cnum": (meta.get("config") or {}).get("cnum"),
-        "contract": meta.get("contract") or {},
+        "contract": inpainter.contract.to_dict(),
         # image_size falls back to the Inpainter's assumption (256) so the page can always size its warning.
         "training": {"image_size": inpainter.train_size, "mask_type": training.get("mask_type")},
     }
@@ -327,20 +332,12 @@ def create_app(
     async def inpaint(
         image: Annotated[UploadFile, File(description="the photo (PNG, JPEG, WEBP, BMP or TIFF)")],
         mask: Annotated[UploadFile, File(description="same size as the image; white / non-zero = hole")],
-        strategy: Annotated[
-            str,
-            Form(description="large images: auto, original (whole image at full size), resize, crop (around holes)"),
-        ] = "auto",
-        process_size: Annotated[
-            int | None,
-            Form(
-                ge=MIN_PROCESS_SIZE,
-                le=MAX_PROCESS_SIZE,
-                description="'detail': longest side the model sees for resize/crop; larger = more detail, slower",
-            ),
-        ] = None,
-        grow: Annotated[int, Form(ge=0, le=MAX_GROW, description="grow the hole by this many pixels")] = 0,
-        feather: Annotated[int, Form(ge=0, le=MAX_FEATHER, description="blend the seam over this many pixels")] = 0,
+        strategy: Annotated[str, _form("strategy")] = FILL_SCHEMA["strategy"]["default"],
+        process_size: Annotated[int | None, _form("process_size")] = None,
+        grow: Annotated[int, _form("grow")] = FILL_SCHEMA["grow"]["default"],
+        feather: Annotated[int, _form("feather")] = FILL_SCHEMA["feather"]["default"],
+        margin: Annotated[float | None, _form("margin")] = None,
+        texture: Annotated[str, _form("texture")] = FILL_SCHEMA["texture"]["default"],
     ) -> Response:
         if strategy not in STRATEGIES:
             raise ApiError(422, f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
@@ -351,7 +348,8 @@ def create_app(
 
             def fill() -> tuple[Any, dict[str, Any]]:
                 options = FillOptions.from_kwargs(
-                    strategy=strategy, process_size=process_size, grow=grow, feather=feather
+                    strategy=strategy, process_size=process_size, grow=grow, feather=feather, margin=margin,
+                    texture=texture,
                 )
                 done = inpainter.fill(source, hole, options)
                 return done.image, done.info()
@@ -377,14 +375,15 @@ def create_app(
             "version": __version__,
             "model": model_summary(inpainter),
             "strategies": list(STRATEGIES),
-            "defaults": {"strategy": "auto", "process_size": DEFAULT_PROCESS_SIZE, "grow": 0, "feather": 0},
+            "options": FILL_SCHEMA,
+            "defaults": {name: entry["default"] for name, entry in FILL_SCHEMA.items()},
             "limits": {
                 "max_upload_bytes": max_upload_bytes,
                 "max_pixels": max_pixels,
                 "queue_capacity": queue.capacity,
-                "process_size": [MIN_PROCESS_SIZE, MAX_PROCESS_SIZE],
-                "grow": MAX_GROW,
-                "feather": MAX_FEATHER,
+                "process_size": [FILL_SCHEMA["process_size"]["minimum"], FILL_SCHEMA["process_size"]["maximum"]],
+                "grow": FILL_SCHEMA["grow"]["maximum"],
+                "feather": FILL_SCHEMA["feather"]["maximum"],
             },
             "queue": {"in_progress": queue.admitted},
         }

@@ -1,0 +1,3 @@
+"""The package version (a leaf module, so every layer can name it without importing the package root)."""
+
+__version__ = "0.1.0"
