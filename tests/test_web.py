@@ -282,11 +282,11 @@ class Gate:
         self.opened = threading.Event()
         self.entered = threading.Event()
 
-    def __call__(self, image: Any, mask: Any, **options: Any) -> Any:
+    def fill(self, image: Any, mask: Any, options: Any = None) -> Any:
         self.entered.set()
         if not self.opened.wait(60):
             raise RuntimeError("the test never opened the gate")
-        return self.inner(image, mask, **options)
+        return self.inner.fill(image, mask, options)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -391,7 +391,7 @@ def test_serve_cli_defaults_to_localhost(tmp_path: Path) -> None:
 
 def test_a_crash_in_the_model_is_a_json_500(inpainter: Inpainter, picture: np.ndarray) -> None:
     class Broken(Gate):
-        def __call__(self, image: Any, mask: Any, **options: Any) -> Any:
+        def fill(self, image: Any, mask: Any, options: Any = None) -> Any:
             raise RuntimeError("simulated out of memory")
 
     with TestClient(create_app(Broken(inpainter)), raise_server_exceptions=False) as c:

@@ -18,7 +18,7 @@
   const MASK_RGB = [255, 45, 111]; // --mask in painter.css
   const DETAIL_STEPS = [null, 256, 384, 512, 768, 1024, 1536, 2048]; // null = the server's default
   const HISTORY_BYTES = 512 * 2 ** 20; // undo memory budget; the oldest entries go first
-  // The crop strategy's window around a hole (gmcnn.inference.Inpainter): margin 0.5 x the hole's longer
+  // The crop strategy's window around a hole (gmcnn.inpainting.windows): margin 0.5 x the hole's longer
   // side, at least 32 px, at least the training size. Mirrored here only to estimate the processing scale.
   const CROP_MARGIN = 0.5;
   const CROP_MIN_MARGIN = 32;
@@ -457,7 +457,7 @@
     const note = scaled ? ` (scaled from ${bitmap.width}×${bitmap.height} to the image's ${W}×${H})` : "";
     bitmap.close();
     const d = g.getImageData(0, 0, W, H).data;
-    // Same reading as gmcnn.processing.normalize_mask: a real alpha channel marks the painted part;
+    // Same reading as gmcnn.inpainting.image.normalize_mask: a real alpha channel marks the painted part;
     // otherwise brightness, where a 0/1 mask counts any non-zero pixel.
     let hasAlpha = false, top = 0;
     for (let i = 0; i < d.length; i += 4) {
