@@ -17,8 +17,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from gmcnn.version import __version__
 from gmcnn.errors import UserError
+from gmcnn.version import __version__
 
 # name -> (module, one-line help). A registry, not an if-chain: adding a subcommand is one line here.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {

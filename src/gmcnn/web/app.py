@@ -41,12 +41,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gmcnn.version import __version__
 from gmcnn.errors import ImageTooLarge, UnsupportedImage, UserError
 from gmcnn.inpainting.image import normalize_mask
 from gmcnn.inpainting.options import STRATEGIES, FillOptions
 from gmcnn.inpainting.pipeline import Inpainter
 from gmcnn.io import MAX_PIXELS, decode_image, encode_image
+from gmcnn.version import __version__
 
 DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a 12 MP PNG is ~20-35 MB; image + mask in one request
 DEFAULT_QUEUE_SIZE = 4
@@ -348,7 +348,11 @@ def create_app(
 
             def fill() -> tuple[Any, dict[str, Any]]:
                 options = FillOptions.from_kwargs(
-                    strategy=strategy, process_size=process_size, grow=grow, feather=feather, margin=margin,
+                    strategy=strategy,
+                    process_size=process_size,
+                    grow=grow,
+                    feather=feather,
+                    margin=margin,
                     texture=texture,
                 )
                 done = inpainter.fill(source, hole, options)
