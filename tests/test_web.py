@@ -16,6 +16,7 @@ from PIL import Image
 
 from gmcnn import Inpainter
 from gmcnn.cli import serve as web_server
+from gmcnn.inpainting.options import FillOptions
 from gmcnn.web import create_app
 
 
@@ -370,7 +371,9 @@ def test_openapi_documents_the_inpaint_form(client: TestClient) -> None:
     op = spec["paths"]["/api/v1/inpaint"]["post"]
     ref = op["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].split("/")[-1]
     fields = spec["components"]["schemas"][ref]["properties"]
-    assert set(fields) == {"image", "mask", "strategy", "process_size", "grow", "feather"}
+    # The form is the two files plus every fill option (strategy, process_size, grow, feather, margin, texture).
+    assert set(fields) == {"image", "mask", *FillOptions.schema()}
+    assert {"strategy", "process_size", "grow", "feather"} <= set(fields)
     assert {"200", "400", "413", "415", "422", "503"} <= set(op["responses"])
     assert "image/png" in op["responses"]["200"]["content"]
     assert set(spec["paths"]) >= {"/api/v1/inpaint", "/api/v1/health"}

@@ -14,6 +14,7 @@ def test_create_model_from_a_config_dict_or_instance() -> None:
     assert isinstance(g, GMCNN) and g.config == GMCNNConfig(cnum=4, pad_mode="zeros")
     assert factory.create_model("gmcnn", GMCNNConfig(cnum=6)).config.cnum == 6  # type: ignore[union-attr]
     assert factory.architecture_of(g) == "gmcnn"
+    assert factory.architecture_for_config(GMCNNConfig(cnum=4)) == "gmcnn"
     with pytest.raises(ValueError, match="unknown GMCNNConfig keys"):
         factory.create_model("gmcnn", {"cnum": 4, "widht": 3})
 
@@ -25,6 +26,8 @@ def test_registry_refuses_duplicates_and_names_the_known_ones() -> None:
         factory.create_model("nope")
     with pytest.raises(ValueError, match="not a registered architecture"):
         factory.architecture_of(nn.Linear(1, 1))
+    with pytest.raises(ValueError, match="not a registered config class"):
+        factory.architecture_for_config({"cnum": 4})
 
 
 def test_export_records_the_architecture(tmp_path) -> None:

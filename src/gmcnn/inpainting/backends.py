@@ -37,6 +37,7 @@ from torch import nn
 
 from gmcnn.models.fused import FusedGMCNN, converted
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig, count_parameters
+from gmcnn.weights.factory import architecture_for_config, create_model
 
 RUNTIMES = ("auto", "eager", "compile", "onnx")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
@@ -197,7 +198,7 @@ _FIXED_BYTES = 64 * 2**20  # oneDNN / onnxruntime scratch and primitive caches, 
 @functools.cache
 def _num_parameters(config: GMCNNConfig) -> int:
     with torch.device("meta"):  # shapes only, no weight memory
-        return count_parameters(GMCNN(config))
+        return count_parameters(create_model(architecture_for_config(config), config))
 
 
 def estimate_memory_bytes(

@@ -70,4 +70,12 @@ def architecture_of(model: nn.Module) -> str:
     raise ValueError(f"{type(model).__name__} is not a registered architecture; known: {architectures()}")
 
 
+def architecture_for_config(config: Any) -> str:
+    """The registered name whose config class ``config`` is an instance of."""
+    for entry in _ARCHITECTURES.values():
+        if type(config) is entry.config:
+            return entry.name
+    raise ValueError(f"{type(config).__name__} is not a registered config class; known: {architectures()}")
+
+
 register_architecture("gmcnn", GMCNN, GMCNNConfig)
