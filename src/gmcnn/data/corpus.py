@@ -1,37 +1,49 @@
-"""The offline training corpus: real photographs that six Debian packages carry, curated by hand.
+"""The offline training corpus: real photographs and photo-derived textures that Debian packages carry.
 
-No data set can be downloaded here, but Debian mirrors can: ``opencv-doc`` (the photos its samples and
-tutorials use), ``mate-backgrounds``, ``plasma-workspace-wallpapers``, ``gnome-backgrounds``,
-``ukui-wallpapers`` and ``lomiri-wallpapers-20.04``. Most wallpapers are abstract art, logos or renders,
-so the photographs were picked by looking at contact sheets; the choice is the committed manifest
-``corpus_manifest.csv`` (one row per kept photo: package, package version, path inside the package,
-sha256, size, licence from the package's ``copyright`` file, group and split).
+No data set can be downloaded here, but Debian mirrors can. Most wallpapers, game textures and stamps are
+renders, drawings or logos, so what was kept was picked by looking at contact sheets (``docs/corpus/``); the
+choice is the committed manifest ``corpus_manifest.csv``, one row per kept image: package, package version,
+path inside the package (and ``member``, the path inside a ``.pk3``/zip archive there, for game textures),
+sha256, size, ``crop`` (the fully opaque rectangle ``x,y,w,h`` of a photo cut-out, e.g. a Tux Paint stamp,
+with ``crop_sha256`` of the written crop), the licence from the package's ``copyright`` file, ``kind``
+(``photo`` or ``texture``), ``scene`` and ``split``.
 
-``gmcnn corpus build DIR`` rebuilds the corpus from the manifest alone: it fetches each package at the
-recorded version with ``apt-get download``, reads only the listed files out of the ``.deb``, checks every
-sha256 and writes ``DIR/train/NAME``, ``DIR/val/NAME`` (the original bytes) and ``DIR/manifest.csv``.
-Anything missing or changed stops the build with a :class:`~gmcnn.errors.UserError` naming the package
-or file. ``gmcnn corpus verify DIR`` checks a built corpus against the manifest.
+``gmcnn corpus build DIR`` rebuilds the corpus from the manifest alone and prints what it downloaded:
 
-The split is by *group*, not by crop or file: a group is one source scene (a stereo pair or two views of
-the same wall share a group), so no validation scene leaks into training through a near-duplicate.
+* photos go to ``DIR/train/`` and ``DIR/val/``, textures to ``DIR/textures/train/`` and ``DIR/textures/val/``
+  (original bytes, or a binary PPM of the opaque crop, whose bytes depend only on the decoded pixels);
+* each package is fetched at the recorded version with ``apt-get download`` (:mod:`gmcnn.data.debs`), only the
+  listed files are read out of it, every sha256 is checked, and the ``.deb`` is deleted once read (unless
+  ``--cache`` keeps it);
+* files already in ``DIR`` (or in the ``.DIR-partial`` folder an interrupted build leaves) with the right
+  sha256 are reused, so a rebuild works offline and an interrupted build resumes where it stopped;
+* the training cache (:mod:`gmcnn.data.corpus_cache`) is rebuilt when the manifest changed.
+
+Anything missing or changed stops the build with a :class:`~gmcnn.errors.UserError` naming the package or
+file, and the previous corpus stays as it was. ``gmcnn corpus verify DIR`` checks a built corpus.
+
+The split is by *scene*, not by crop or file: a scene is one source (a stereo pair, tiles of one panorama,
+variants of one texture share a scene) and scene ids are prefixed by the package family, so no validation
+scene leaks into training through a near-duplicate.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import fnmatch
 import hashlib
 import io
+import os
 import re
 import shutil
-import subprocess
-import tarfile
 import tempfile
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from gmcnn.data.debs import fetch_deb, read_deb_members
 from gmcnn.errors import UserError
 
 MANIFEST_PATH = Path(__file__).with_name("corpus_manifest.csv")
@@ -42,10 +54,27 @@ PACKAGES = (
     "gnome-backgrounds",
     "ukui-wallpapers",
     "lomiri-wallpapers-20.04",
+    "lomiri-wallpapers-16.04",
+    "hugin-data",
+    "stellarium-data",
+    "tuxpaint-stamps-default",
+    "digikam-data",
+    "ufoai-textures",
+    "openarena-081-textures",
+    "colobot-common-textures",
+    "extremetuxracer-data",
+    "krita-data",
 )
 SPLITS = ("train", "val")
+KINDS = ("photo", "texture")
+# Short side a file (or its crop) needs: photos are cropped to 256 px squares; a photo cut-out's opaque
+# rectangle and a texture may be smaller (textures tile, see gmcnn.data.corpus_cache), but not below 128 px.
+MIN_PHOTO_SIDE = 256
+MIN_CROP_SIDE = 128
+MIN_TEXTURE_SIDE = 128
 # Where each package installs its images -> where they live in the upstream source tree, so the
 # DEP-5 ``Files:`` patterns of the copyright file (written against the source tree) can be matched.
+# A file inside an archive is named ``ARCHIVE!MEMBER``.
 SOURCE_PREFIXES: dict[str, tuple[tuple[str, str], ...]] = {
     "opencv-doc": (
         ("usr/share/doc/opencv-doc/examples/", "samples/"),
@@ -56,27 +85,36 @@ SOURCE_PREFIXES: dict[str, tuple[tuple[str, str], ...]] = {
     "gnome-backgrounds": (("usr/share/backgrounds/gnome/", ""),),
     "ukui-wallpapers": (("usr/share/backgrounds/", ""),),
     "lomiri-wallpapers-20.04": (("usr/share/backgrounds/", "20.04/"),),
+    "lomiri-wallpapers-16.04": (("usr/share/backgrounds/", "16.04/"),),
+    "ufoai-textures": (("usr/share/games/ufoai/base/0textures.pk3!", "base/"),),
+    "extremetuxracer-data": (("usr/share/games/etr/", "data/"),),
 }
-APT_TIMEOUT_S = 900
-DPKG_TIMEOUT_S = 300
+# Packages whose copyright file is free-form rather than DEP-5: the licence it states for the package's data.
+FREE_FORM_LICENCES = {"digikam-data": "GPL-2+"}  # "almost all software is GPL ... version 2 ... or any later"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*\.(jpg|jpeg|png)")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*\.(jpg|jpeg|png|tga|ppm)")
+_CROP = re.compile(r"\d+,\d+,\d+,\d+")
+CACHE_DIR = "cache"  # the training cache's folder inside a corpus (gmcnn.data.corpus_cache)
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One kept photograph (one manifest row).
+    """One kept image (one manifest row).
 
     Attributes:
         name: file name in the built corpus (unique, lowercase).
-        package: Debian package that carries the photo.
+        package: Debian package that carries the image.
         version: exact package version the sha256 was taken from.
         path: path inside the package, relative, no leading slash.
-        sha256: hex digest of the file's bytes.
-        width: pixels.
-        height: pixels.
+        member: path inside the zip archive (``.pk3``) at ``path``; empty for a plain file.
+        sha256: hex digest of the source file's bytes.
+        width: pixels (of the crop, when there is one).
+        height: pixels (of the crop, when there is one).
+        crop: ``x,y,w,h`` of the fully opaque rectangle that is kept, or empty for the whole file.
+        crop_sha256: hex digest of the written crop (a binary PPM); empty without a crop.
         licence: the ``License:`` of the matching stanza of the package's copyright file.
-        group: source scene; near-duplicate views share a group and therefore a split.
+        kind: ``photo`` or ``texture`` (photo-derived).
+        scene: source scene; near-duplicate views share a scene and therefore a split.
         split: ``train`` or ``val``.
     """
 
@@ -84,12 +122,34 @@ class Entry:
     package: str
     version: str
     path: str
+    member: str
     sha256: str
     width: int
     height: int
+    crop: str
+    crop_sha256: str
     licence: str
-    group: str
+    kind: str
+    scene: str
     split: str
+
+    @property
+    def relpath(self) -> str:
+        """Where the file goes inside a built corpus."""
+        return f"{self.split}/{self.name}" if self.kind == "photo" else f"textures/{self.split}/{self.name}"
+
+    @property
+    def out_sha256(self) -> str:
+        """sha256 of the file as written into the corpus."""
+        return self.crop_sha256 or self.sha256
+
+    @property
+    def crop_box(self) -> tuple[int, int, int, int] | None:
+        """``(x, y, w, h)`` or None."""
+        if not self.crop:
+            return None
+        x, y, w, h = (int(v) for v in self.crop.split(","))
+        return x, y, w, h
 
 
 COLUMNS = tuple(f.name for f in fields(Entry))
@@ -125,13 +185,41 @@ def read_manifest(path: Path | str = MANIFEST_PATH) -> list[Entry]:
     return entries
 
 
+def _check_row(e: Entry, where: str) -> None:
+    """The rules for one row (see :func:`validate_entries`)."""
+    if e.package not in PACKAGES:
+        raise UserError(f"{where}: package {e.package!r} is not one of {', '.join(PACKAGES)}")
+    if not _NAME.fullmatch(e.name):
+        raise UserError(f"{where}: name must be lowercase [a-z0-9_.-] ending in .jpg/.jpeg/.png/.tga/.ppm")
+    for label, value in (("path", e.path), ("member", e.member)):
+        if value.startswith("/") or ".." in Path(value).parts or (label == "path" and not value):
+            raise UserError(f"{where}: {label} must be relative inside the package, got {value!r}")
+    if not _SHA256.fullmatch(e.sha256):
+        raise UserError(f"{where}: sha256 must be 64 lowercase hex digits")
+    if e.kind not in KINDS:
+        raise UserError(f"{where}: kind must be photo or texture, got {e.kind!r}")
+    if e.crop and not (_CROP.fullmatch(e.crop) and _SHA256.fullmatch(e.crop_sha256) and e.name.endswith(".ppm")):
+        raise UserError(f"{where}: a crop is x,y,w,h with a crop_sha256, written as .ppm")
+    if not e.crop and (e.crop_sha256 or e.name.endswith(".ppm")):
+        raise UserError(f"{where}: crop_sha256 and .ppm names belong to cropped rows only")
+    if e.crop_box is not None and e.crop_box[2:] != (e.width, e.height):
+        raise UserError(f"{where}: width x height must be the crop's size {e.crop_box[2]}x{e.crop_box[3]}")
+    need = MIN_TEXTURE_SIDE if e.kind == "texture" else MIN_CROP_SIDE if e.crop else MIN_PHOTO_SIDE
+    if min(e.width, e.height) < need:
+        raise UserError(f"{where}: {e.width}x{e.height} is below {need} px on the short side")
+    if not e.licence or not e.version or not e.scene:
+        raise UserError(f"{where}: version, licence and scene must not be empty")
+    if e.split not in SPLITS:
+        raise UserError(f"{where}: split must be train or val, got {e.split!r}")
+
+
 def validate_entries(entries: Sequence[Entry], *, source: str = "manifest") -> None:
     """Check the rules a manifest must follow.
 
-    Every row: a known package, a relative path, a lowercase hex sha256, a safe unique file name,
-    a short side of at least 256 px, a licence, a split in ``train``/``val``. Across rows: no file
-    twice (by path or by sha256), one version per package, each group in one split only, and both
-    splits non-empty.
+    Every row: a known package, a relative path, a lowercase hex sha256, a safe unique file name, a kind,
+    a short side of at least 256 px for photos (128 px for an opaque crop or a texture), a licence, a split
+    in ``train``/``val``. Across rows: no file twice (by path or by sha256), one version per package, each
+    scene in one split only, and photos in both splits.
 
     Raises:
         UserError: naming the first offending row.
@@ -140,39 +228,27 @@ def validate_entries(entries: Sequence[Entry], *, source: str = "manifest") -> N
         raise UserError(f"{source}: no entries")
     seen: dict[str, dict[str, str]] = {"name": {}, "sha256": {}, "path": {}}
     versions: dict[str, str] = {}
-    group_split: dict[str, str] = {}
+    scene_split: dict[str, str] = {}
     for e in entries:
         where = f"{source}: {e.name!r}"
-        if e.package not in PACKAGES:
-            raise UserError(f"{where}: package {e.package!r} is not one of {', '.join(PACKAGES)}")
-        if not _NAME.fullmatch(e.name):
-            raise UserError(f"{where}: name must be lowercase [a-z0-9_.-] ending in .jpg/.jpeg/.png")
-        if e.path.startswith("/") or ".." in Path(e.path).parts or not e.path:
-            raise UserError(f"{where}: path must be relative inside the package, got {e.path!r}")
-        if not _SHA256.fullmatch(e.sha256):
-            raise UserError(f"{where}: sha256 must be 64 lowercase hex digits")
-        if min(e.width, e.height) < 256:
-            raise UserError(f"{where}: {e.width}x{e.height} is below 256 px on the short side")
-        if not e.licence or not e.version or not e.group:
-            raise UserError(f"{where}: version, licence and group must not be empty")
-        if e.split not in SPLITS:
-            raise UserError(f"{where}: split must be train or val, got {e.split!r}")
-        for key, value in (("name", e.name), ("sha256", e.sha256), ("path", f"{e.package}:{e.path}")):
+        _check_row(e, where)
+        source_file = f"{e.package}:{e.path}!{e.member}"
+        for key, value in (("name", e.name), ("sha256", e.sha256), ("path", source_file)):
             if value in seen[key]:
                 raise UserError(f"{where}: same {key} as {seen[key][value]!r}")
             seen[key][value] = e.name
         if versions.setdefault(e.package, e.version) != e.version:
             raise UserError(f"{where}: {e.package} listed at versions {versions[e.package]} and {e.version}")
-        if group_split.setdefault(e.group, e.split) != e.split:
-            raise UserError(f"{where}: group {e.group!r} appears in both train and val")
+        if scene_split.setdefault(e.scene, e.split) != e.split:
+            raise UserError(f"{where}: scene {e.scene!r} appears in both train and val")
     for split in SPLITS:
-        if split not in group_split.values():
-            raise UserError(f"{source}: the {split} split is empty")
+        if not any(e.split == split and e.kind == "photo" for e in entries):
+            raise UserError(f"{source}: the {split} split has no photos")
 
 
 def write_manifest(entries: Iterable[Entry], path: Path | str) -> None:
-    """Write entries as a manifest CSV (sorted by split, then name, so diffs stay small)."""
-    rows = sorted(entries, key=lambda e: (e.split, e.name))
+    """Write entries as a manifest CSV (sorted by kind, split, then name, so diffs stay small)."""
+    rows = sorted(entries, key=lambda e: (e.kind, e.split, e.name))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -180,13 +256,13 @@ def write_manifest(entries: Iterable[Entry], path: Path | str) -> None:
     Path(path).write_text(buf.getvalue(), encoding="utf-8")
 
 
-def assign_splits(groups: Iterable[str], *, val_fraction: float = 0.12) -> dict[str, str]:
-    """Deterministic split by group: the groups whose sha256(name) sorts first go to validation.
+def assign_splits(scenes: Iterable[str], *, val_fraction: float = 0.12) -> dict[str, str]:
+    """Deterministic split by scene: the scenes whose sha256(name) sorts first go to validation.
 
-    Hashing the name (rather than drawing random numbers) keeps a group's split stable when other groups
+    Hashing the name (rather than drawing random numbers) keeps a scene's split stable when other scenes
     are added or removed, apart from the boundary.
     """
-    ordered = sorted(set(groups), key=lambda g: hashlib.sha256(g.encode()).hexdigest())
+    ordered = sorted(set(scenes), key=lambda g: hashlib.sha256(g.encode()).hexdigest())
     n_val = max(1, round(val_fraction * len(ordered)))
     return {g: ("val" if i < n_val else "train") for i, g in enumerate(ordered)}
 
@@ -238,112 +314,141 @@ def _dep5_file_stanzas(text: str) -> list[tuple[list[str], str]]:
     return stanzas
 
 
-# ------------------------------------------------------------------------------------------- debian I/O
-
-
-def _run(cmd: Sequence[str], *, cwd: Path | None = None, timeout: float, what: str) -> str:
-    """Run a command, returning stdout; a failure or timeout becomes a UserError saying what failed."""
-    try:
-        proc = subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
-    except FileNotFoundError as exc:
-        raise UserError(f"{what}: {cmd[0]} is not installed (the corpus build needs Debian's apt and dpkg)") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise UserError(f"{what}: {' '.join(cmd)} took longer than {timeout:.0f} s") from exc
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise UserError(f"{what}: {' '.join(cmd)} failed (exit {proc.returncode}): {' | '.join(tail)}")
-    return proc.stdout
-
-
-def deb_identity(deb: Path) -> tuple[str, str]:
-    """``(package, version)`` from a ``.deb``'s control file."""
-    out = _run(["dpkg-deb", "-f", str(deb), "Package", "Version"], timeout=60, what=f"reading {deb.name}")
-    info = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
-    return info.get("Package", ""), info.get("Version", "")
-
-
-def fetch_deb(package: str, version: str, cache: Path) -> Path:
-    """The ``.deb`` of ``package`` at exactly ``version``: reused from ``cache`` or downloaded into it.
-
-    Raises:
-        UserError: apt cannot download that version (the message says which version apt offers).
-    """
-    for deb in sorted(cache.glob(f"{package}_*.deb")):
-        if deb_identity(deb) == (package, version):
-            return deb
-    what = f"downloading {package} {version}"
-    try:
-        _run(["apt-get", "download", f"{package}={version}"], cwd=cache, timeout=APT_TIMEOUT_S, what=what)
-    except UserError as exc:
-        raise UserError(f"{exc}; the manifest expects {package} {version}, apt offers {_candidate(package)}") from exc
-    for deb in sorted(cache.glob(f"{package}_*.deb")):
-        if deb_identity(deb) == (package, version):
-            return deb
-    raise UserError(f"{what}: apt-get reported success but no matching .deb is in {cache}")
-
-
-def _candidate(package: str) -> str:
-    """apt's candidate version for a package, or a phrase saying there is none (for error messages)."""
-    try:
-        out = _run(["apt-cache", "policy", package], timeout=60, what=f"apt-cache policy {package}")
-    except UserError:
-        return "nothing (apt-cache failed)"
-    match = re.search(r"Candidate:\s*(\S+)", out)
-    if not match or match.group(1) == "(none)":
-        return "no version (run apt-get update, or the package left this Debian release)"
-    return match.group(1)
-
-
-def read_deb_members(deb: Path, paths: Iterable[str]) -> dict[str, bytes]:
-    """The bytes of the given regular files inside a ``.deb``, read in one pass over its data archive.
-
-    Paths the archive lacks, or holds as links, are simply absent from the result.
-    """
-    wanted = {p.lstrip("/") for p in paths}
-    found: dict[str, bytes] = {}
-    # dpkg-deb's complaints go to a pipe (they are short) so they end up in the error, not on the terminal.
-    cmd = ["dpkg-deb", "--fsys-tarfile", str(deb)]
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-        assert proc.stdout is not None and proc.stderr is not None
-        try:
-            with tarfile.open(fileobj=proc.stdout, mode="r|*") as tar:
-                for member in tar:
-                    name = member.name.removeprefix("./")
-                    if name in wanted and member.isreg():
-                        data = tar.extractfile(member)
-                        if data is not None:
-                            found[name] = data.read()
-        except tarfile.TarError as exc:
-            proc.kill()
-            detail = proc.stderr.read().decode(errors="replace").strip().splitlines()[-1:] or [str(exc)]
-            raise UserError(f"{deb}: truncated or not a Debian package ({detail[0]}); delete it and rebuild") from exc
-        finally:
-            proc.stdout.close()
-        try:
-            proc.wait(timeout=DPKG_TIMEOUT_S)
-        except subprocess.TimeoutExpired as exc:
-            proc.kill()
-            raise UserError(f"{deb.name}: dpkg-deb took longer than {DPKG_TIMEOUT_S} s") from exc
-    return found
+def licence_for(copyright_text: str, package: str, path: str, member: str = "") -> str:
+    """The licence of a manifest row's source: :func:`copyright_licence` of ``path`` (``path!member`` for a
+    file inside an archive), or the stated licence of a package whose copyright file is free-form."""
+    if package in FREE_FORM_LICENCES:
+        return FREE_FORM_LICENCES[package]
+    return copyright_licence(copyright_text, package, f"{path}!{member}" if member else path)
 
 
 # ----------------------------------------------------------------------------------------------- build
 
 
-def build(out_dir: Path | str, *, manifest: Path | str = MANIFEST_PATH, cache: Path | str | None = None) -> list[Entry]:
-    """Build the corpus described by ``manifest`` into ``out_dir``.
+@dataclass
+class BuildReport:
+    """What a build did: packages downloaded (name, version, bytes), files reused and files extracted."""
 
-    The new corpus is assembled next to ``out_dir`` and swapped in only when every file checked out, so a
-    failed build leaves an existing corpus untouched.
+    downloaded: list[tuple[str, str, int]] = field(default_factory=list)
+    reused: int = 0
+    extracted: int = 0
+
+    def describe(self) -> str:
+        """One line per downloaded package, then the totals."""
+        lines = [f"downloaded {p} {v} ({n / 1e6:.1f} MB)" for p, v, n in self.downloaded]
+        total = sum(n for _, _, n in self.downloaded)
+        lines.append(
+            f"{len(self.downloaded)} package(s) downloaded ({total / 1e6:.1f} MB), {self.extracted} file(s) "
+            f"extracted, {self.reused} reused from an earlier build"
+        )
+        return "\n".join(lines)
+
+
+def crop_to_ppm(data: bytes, box: tuple[int, int, int, int]) -> bytes:
+    """The ``(x, y, w, h)`` region of an image file as a binary PPM (RGB).
+
+    PPM is a header plus the raw pixels, so its bytes depend only on the decoded pixels (and PNG decoding
+    is exact): the same crop on any machine, unlike a re-encoded PNG whose bytes follow the zlib build.
+
+    Raises:
+        UserError: the region is not fully opaque (the manifest's crop does not fit this file).
+    """
+    from PIL import Image  # local import: reading the manifest does not need PIL
+
+    x, y, w, h = box
+    with Image.open(io.BytesIO(data)) as im:
+        region = im.convert("RGBA").crop((x, y, x + w, y + h))
+    if region.size != (w, h) or region.getchannel("A").getextrema() != (255, 255):
+        raise UserError(f"crop {x},{y},{w},{h} is not a fully opaque region of the image")
+    return f"P6\n{w} {h}\n255\n".encode() + region.convert("RGB").tobytes()
+
+
+def _matches(file: Path, digest: str) -> bool:
+    return file.is_file() and hashlib.sha256(file.read_bytes()).hexdigest() == digest
+
+
+def _output_bytes(found: dict[str, bytes], e: Entry, archives: dict[str, zipfile.ZipFile]) -> bytes:
+    """The bytes to write for ``e`` from the files read out of its package (checked against the manifest)."""
+    data = found.get(e.path)
+    if data is None:
+        raise UserError(f"{e.package} {e.version}: {e.path} is missing from the package")
+    if e.member:
+        try:
+            archive = archives.setdefault(e.path, zipfile.ZipFile(io.BytesIO(data)))
+            data = archive.read(e.member)
+        except (zipfile.BadZipFile, KeyError) as exc:
+            raise UserError(f"{e.package} {e.version}: {e.path} holds no {e.member} ({exc})") from exc
+    check_sha256(data, e)
+    box = e.crop_box
+    if box is None:
+        return data
+    out = crop_to_ppm(data, box)
+    if hashlib.sha256(out).hexdigest() != e.crop_sha256:
+        raise UserError(f"{e.package} {e.version}: the crop {e.crop} of {e.path} differs from the manifest's")
+    return out
+
+
+def _reuse(entries: Sequence[Entry], staging: Path, out_dir: Path) -> tuple[list[Entry], int]:
+    """Link files that an earlier (or interrupted) build already wrote into ``staging``; the rest to fetch."""
+    todo, reused = [], 0
+    for e in entries:
+        dest, old = staging / e.relpath, out_dir / e.relpath
+        if _matches(dest, e.out_sha256):
+            reused += 1
+        elif _matches(old, e.out_sha256):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.unlink(missing_ok=True)
+            try:
+                os.link(old, dest)  # same file system: no copy, no extra space
+            except OSError:
+                shutil.copyfile(old, dest)
+            reused += 1
+        else:
+            todo.append(e)
+    return todo, reused
+
+
+def _extract(todo: Sequence[Entry], staging: Path, debs: Path, *, keep_debs: bool, report: BuildReport,
+             log: Callable[[str], None]) -> None:  # fmt: skip
+    """Fetch each package the ``todo`` rows need, write their files into ``staging``, drop the ``.deb``."""
+    by_package: dict[str, list[Entry]] = {}
+    for e in todo:
+        by_package.setdefault(e.package, []).append(e)
+    for package, rows in sorted(by_package.items()):
+        deb, downloaded = fetch_deb(package, rows[0].version, debs)
+        if downloaded:
+            report.downloaded.append((package, rows[0].version, deb.stat().st_size))
+            log(f"downloaded {package} {rows[0].version} ({deb.stat().st_size / 1e6:.1f} MB)")
+        found = read_deb_members(deb, [e.path for e in rows])
+        archives: dict[str, zipfile.ZipFile] = {}
+        for e in rows:
+            dest = staging / e.relpath
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            tmp.write_bytes(_output_bytes(found, e, archives))
+            tmp.replace(dest)  # a file in staging is always complete, so a resumed build can trust it
+            report.extracted += 1
+        if not keep_debs:
+            deb.unlink()
+
+
+def build(out_dir: Path | str, *, manifest: Path | str = MANIFEST_PATH, cache: Path | str | None = None,
+          log: Callable[[str], None] = lambda _: None) -> BuildReport:  # fmt: skip
+    """Build the corpus described by ``manifest`` into ``out_dir`` (see the module docstring).
+
+    The new corpus is assembled in ``.NAME-partial`` next to ``out_dir`` and swapped in only when every file
+    checked out, so a failed build leaves an existing corpus untouched; the partial folder stays, and the
+    next build continues from it.
 
     Args:
-        out_dir: target folder; gets ``train/``, ``val/`` and ``manifest.csv``.
+        out_dir: target folder; gets ``train/``, ``val/``, ``textures/`` and ``manifest.csv``.
         manifest: the manifest to build (default: the committed one).
-        cache: folder for the downloaded ``.deb`` files, reused across builds; default: a temporary
-            folder deleted afterwards.
+        cache: folder that keeps the downloaded ``.deb`` files for later builds; default: a temporary
+            folder, each ``.deb`` deleted as soon as its files are out.
+        log: called with a line per downloaded package.
 
     Returns:
-        The manifest entries, all written.
+        What was downloaded, extracted and reused.
 
     Raises:
         UserError: a package cannot be fetched at the recorded version, or a file is missing or changed
@@ -351,49 +456,52 @@ def build(out_dir: Path | str, *, manifest: Path | str = MANIFEST_PATH, cache: P
     """
     entries = read_manifest(manifest)
     out_dir = Path(out_dir)
+    _check_replaceable(out_dir)
+    report = BuildReport()
+    staging = out_dir.with_name(f".{out_dir.name}-partial")
+    staging.mkdir(parents=True, exist_ok=True)
+    todo, report.reused = _reuse(entries, staging, out_dir)
     with tempfile.TemporaryDirectory(prefix="gmcnn-debs-") as tmp:
-        cache_dir = Path(cache) if cache is not None else Path(tmp)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-        try:
-            for split in SPLITS:
-                (staging / split).mkdir()
-            by_package: dict[str, list[Entry]] = {}
-            for e in entries:
-                by_package.setdefault(e.package, []).append(e)
-            for package, group in sorted(by_package.items()):
-                deb = fetch_deb(package, group[0].version, cache_dir)
-                found = read_deb_members(deb, [e.path for e in group])
-                for e in group:
-                    data = found.get(e.path)
-                    if data is None:
-                        raise UserError(f"{package} {e.version}: {e.path} is missing from the package")
-                    check_sha256(data, e)
-                    (staging / e.split / e.name).write_bytes(data)
-            shutil.copyfile(manifest, staging / "manifest.csv")
-            _swap_in(staging, out_dir)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    return entries
+        debs = Path(cache) if cache is not None else Path(tmp)
+        debs.mkdir(parents=True, exist_ok=True)
+        _extract(todo, staging, debs, keep_debs=cache is not None, report=report, log=log)
+    _remove_strays(staging, {e.relpath for e in entries})
+    shutil.copyfile(manifest, staging / "manifest.csv")
+    if (out_dir / CACHE_DIR).is_dir():  # the training cache checks itself against the manifest
+        shutil.rmtree(staging / CACHE_DIR, ignore_errors=True)
+        (out_dir / CACHE_DIR).rename(staging / CACHE_DIR)
+    _swap_in(staging, out_dir)
+    return report
+
+
+def _remove_strays(staging: Path, expected: set[str]) -> None:
+    """Delete files in ``staging`` that the manifest does not list (rows removed since an interrupted build)."""
+    for folder in ("train", "val", "textures/train", "textures/val"):
+        for file in sorted((staging / folder).glob("*")) if (staging / folder).is_dir() else []:
+            if file.is_file() and f"{folder}/{file.name}" not in expected:
+                file.unlink()
 
 
 def check_sha256(data: bytes, entry: Entry) -> None:
     """Raise a UserError naming the package and file when ``data`` is not the file the manifest recorded."""
     digest = hashlib.sha256(data).hexdigest()
     if digest != entry.sha256:
+        where = f"{entry.path}!{entry.member}" if entry.member else entry.path
         raise UserError(
-            f"{entry.package} {entry.version}: {entry.path} changed (sha256 {digest[:12]}..., "
+            f"{entry.package} {entry.version}: {where} changed (sha256 {digest[:12]}..., "
             f"manifest {entry.sha256[:12]}...)"
         )
 
 
+def _check_replaceable(out_dir: Path) -> None:
+    """Refuse to build over a folder that is not a corpus (it would be deleted by the swap)."""
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "manifest.csv").is_file():
+        raise UserError(f"{out_dir} exists and is not a corpus (no manifest.csv); choose an empty folder")
+
+
 def _swap_in(staging: Path, out_dir: Path) -> None:
-    """Replace ``out_dir`` by ``staging``; refuse to delete a folder that is not a corpus."""
+    """Replace ``out_dir`` by ``staging``."""
     if out_dir.exists():
-        if any(out_dir.iterdir()) and not (out_dir / "manifest.csv").is_file():
-            raise UserError(f"{out_dir} exists and is not a corpus (no manifest.csv); choose an empty folder")
         old = out_dir.with_name(f".{out_dir.name}-old")
         shutil.rmtree(old, ignore_errors=True)
         out_dir.rename(old)
@@ -412,27 +520,64 @@ def verify(corpus_dir: Path | str, *, manifest: Path | str = MANIFEST_PATH) -> l
     corpus_dir = Path(corpus_dir)
     entries = read_manifest(manifest)
     for e in entries:
-        file = corpus_dir / e.split / e.name
+        file = corpus_dir / e.relpath
         if not file.is_file():
             raise UserError(f"{file} is missing (from {e.package}: {e.path}); rebuild with gmcnn corpus build")
-        check_sha256(file.read_bytes(), e)
-    expected = {(e.split, e.name) for e in entries}
-    for split in SPLITS:
-        for file in sorted((corpus_dir / split).iterdir()):
-            if (split, file.name) not in expected:
+        if hashlib.sha256(file.read_bytes()).hexdigest() != e.out_sha256:
+            raise UserError(f"{file} changed since the build (from {e.package}: {e.path}); rebuild it")
+    expected = {e.relpath for e in entries}
+    for folder in ("train", "val", "textures/train", "textures/val"):
+        for file in sorted((corpus_dir / folder).glob("*")) if (corpus_dir / folder).is_dir() else []:
+            if file.is_file() and f"{folder}/{file.name}" not in expected:
                 raise UserError(f"{file} is not in the manifest")
     return entries
 
 
 def summary(entries: Sequence[Entry]) -> str:
-    """Counts, pixels and sizes per split, one line each."""
+    """Counts, pixels and sizes per kind and split, one line each."""
     lines = []
-    for split in SPLITS:
-        rows = [e for e in entries if e.split == split]
-        px = sum(e.width * e.height for e in rows)
-        shorts = [min(e.width, e.height) for e in rows]
-        lines.append(
-            f"{split}: {len(rows)} photos from {len({e.group for e in rows})} scenes, {px / 1e6:.1f} Mpx, "
-            f"short side {min(shorts)}-{max(shorts)} px"
-        )
+    for kind in KINDS:
+        for split in SPLITS:
+            rows = [e for e in entries if e.split == split and e.kind == kind]
+            if not rows:
+                continue
+            px = sum(e.width * e.height for e in rows)
+            shorts = [min(e.width, e.height) for e in rows]
+            lines.append(
+                f"{kind} {split}: {len(rows)} from {len({e.scene for e in rows})} scenes, "
+                f"{len({e.package for e in rows})} packages, {px / 1e6:.1f} Mpx, "
+                f"short side {min(shorts)}-{max(shorts)} px"
+            )
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``gmcnn corpus build DIR [--cache DEBS] [--no-training-cache]`` and ``gmcnn corpus verify DIR``."""
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    b = sub.add_parser("build", help="download the packages and write the curated images into DIR")
+    b.add_argument("dir", type=Path, help="output folder (gets train/, val/, textures/, cache/, manifest.csv)")
+    b.add_argument("--cache", type=Path, default=None, help="keep downloaded .deb files here and reuse them")
+    b.add_argument("--no-training-cache", action="store_true", help="skip the pre-decoded training cache")
+    v = sub.add_parser("verify", help="check a built corpus against the manifest")
+    v.add_argument("dir", type=Path, help="a folder written by gmcnn corpus build")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``build`` or ``verify`` and print a summary."""
+    if args.action == "build":
+        report = build(args.dir, cache=args.cache, log=print)
+        print(report.describe())
+        entries = read_manifest(args.dir / "manifest.csv")
+        print(f"built {len(entries)} images into {args.dir}")
+        if not args.no_training_cache:
+            from gmcnn.data.corpus_cache import ensure_cache
+
+            print(ensure_cache(args.dir).describe())
+    else:
+        entries = verify(args.dir)
+        print(f"{args.dir}: all {len(entries)} images match the manifest")
+    print(summary(entries))
+    return 0

@@ -22,7 +22,7 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
@@ -30,9 +30,14 @@ from PIL import Image
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from gmcnn.data.masks import MaskGenerator
+
+if TYPE_CHECKING:
+    from gmcnn.data.corpus_cache import CacheItem
 from gmcnn.errors import UserError
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"})
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".tga"}
+)
 
 
 class Sample(NamedTuple):
@@ -97,32 +102,91 @@ def _readable(path: Path) -> bool:
         return False
 
 
-class ImageFileDataset(Dataset[Sample]):
-    """Images from a list of paths, cropped and masked for training or validation.
+def crop_window(w: int, h: int, *, size: int, scale: float, fx: float, fy: float, augment: bool) -> tuple[float, ...]:
+    """The square ``(left, top, side)`` a sample crops from a ``w x h`` image.
+
+    Training (``augment``): side = ``scale`` x the short side, but not below ``size`` when the image allows it
+    (no upsampling), placed at the fractions ``fx``, ``fy`` of the free room. Validation: the centre square.
+    """
+    short = min(w, h)
+    if augment:
+        side = max(short * scale, min(short, size))
+        return fx * (w - side), fy * (h - side), side
+    return (w - short) / 2, (h - short) / 2, float(short)
+
+
+def to_sample(image: np.ndarray, mask: np.ndarray, bbox: Sequence[int]) -> Sample:
+    """uint8 ``(S, S, 3)`` image, ``{0, 1}`` mask and box -> a :class:`Sample` of tensors."""
+    return Sample(
+        image=torch.from_numpy(image).permute(2, 0, 1).float().div_(127.5).sub_(1.0),  # (3, H, W) in [-1, 1]
+        mask=torch.from_numpy(mask.astype(np.float32))[None],  # (1, H, W), 1 = hole
+        bbox=torch.tensor(bbox, dtype=torch.int64),
+    )
+
+
+class CropDataset(Dataset[Sample]):
+    """What every training dataset shares: square crops of ``image_size``, masks, and per-sample randomness.
+
+    Subclasses implement ``__len__`` and ``__getitem__``; :meth:`rng` gives sample ``index`` its generator.
 
     Args:
-        paths: image files.
         image_size: side of the square training images.
         mask: mask generator ``(h, w, rng) -> (mask, bbox)``.
         seed: base seed; samples are random in ``(seed, rank, epoch, index)``.
         rank: distributed rank (different masks and crops per rank).
         augment: random multi-scale crop + flip (training) instead of the centre crop (validation).
         crop_scale: range of the crop side as a fraction of the image's short side (training only).
-        check_files: read every header now and drop unreadable files (counted in ``skipped``).
     """
 
-    def __init__(
-        self,
-        paths: Sequence[str | os.PathLike[str]],
-        *,
-        image_size: int,
-        mask: MaskGenerator,
-        seed: int = 0,
-        rank: int = 0,
-        augment: bool = True,
-        crop_scale: tuple[float, float] = (0.5, 1.0),
-        check_files: bool = True,
-    ) -> None:
+    def __init__(self, *, image_size: int, mask: MaskGenerator, seed: int = 0, rank: int = 0, augment: bool = True,
+                 crop_scale: tuple[float, float] = (0.5, 1.0)) -> None:  # fmt: skip
+        if not 0 < crop_scale[0] <= crop_scale[1] <= 1:
+            raise ValueError(f"crop_scale must satisfy 0 < low <= high <= 1, got {crop_scale}")
+        self.image_size = image_size
+        self.mask = mask
+        self.seed = seed
+        self.rank = rank
+        self.augment = augment
+        self.crop_scale = crop_scale
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the random crops and masks (call before building the epoch's iterator)."""
+        self.epoch = epoch
+
+    def rng(self, index: int) -> np.random.Generator:
+        """The generator behind sample ``index`` in the current epoch.
+
+        An index ``>= len(self)`` means sample ``index % len(self)`` of epoch ``self.epoch + index // len(self)``
+        (how :class:`EpochStream` addresses later epochs through one long-lived loader).
+        """
+        epoch, index = divmod(index, len(self))
+        return np.random.default_rng([self.seed, self.rank, self.epoch + epoch, index])
+
+    def draw_crop(self, rng: np.random.Generator) -> tuple[float, float, float, bool]:
+        """``(scale, fx, fy, flip)`` of one sample (drawn before anything is decoded)."""
+        return rng.uniform(*self.crop_scale), rng.random(), rng.random(), bool(rng.random() < 0.5)
+
+    def finish(self, image: np.ndarray, rng: np.random.Generator) -> Sample:
+        """Add the sample's mask (drawn from ``rng`` after the crop) to a cropped image."""
+        mask, bbox = self.mask(self.image_size, self.image_size, rng)
+        return to_sample(image, mask, bbox)
+
+
+class ImageFileDataset(CropDataset):
+    """Images from a list of paths, cropped and masked for training or validation.
+
+    Args:
+        paths: image files.
+        check_files: read every header now and drop unreadable files (counted in ``skipped``).
+        **kwargs: the options of :class:`CropDataset`.
+    """
+
+    def __init__(self, paths: Sequence[str | os.PathLike[str]], *, check_files: bool = True, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
         files = [Path(p) for p in paths]
         self.skipped = 0
         if check_files:
@@ -136,38 +200,16 @@ class ImageFileDataset(Dataset[Sample]):
             files = good
         if not files:
             raise UserError("no readable images found (expected .jpg/.png/.webp/... files)")
-        if not 0 < crop_scale[0] <= crop_scale[1] <= 1:
-            raise ValueError(f"crop_scale must satisfy 0 < low <= high <= 1, got {crop_scale}")
         self.paths = files
-        self.image_size = image_size
-        self.mask = mask
-        self.seed = seed
-        self.rank = rank
-        self.augment = augment
-        self.crop_scale = crop_scale
-        self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.paths)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Change the random crops and masks (call before building the epoch's iterator)."""
-        self.epoch = epoch
-
-    def rng(self, index: int) -> np.random.Generator:
-        """The generator behind sample ``index`` in the current epoch.
-
-        An index ``>= len(self)`` means sample ``index % len(self)`` of epoch ``self.epoch + index // len(self)``
-        (how :class:`EpochStream` addresses later epochs through one long-lived loader).
-        """
-        epoch, index = divmod(index, len(self.paths))
-        return np.random.default_rng([self.seed, self.rank, self.epoch + epoch, index])
 
     def __getitem__(self, index: int) -> Sample:
         rng = self.rng(index)
         index %= len(self.paths)
         # Draw the crop geometry before decoding, so the sample does not depend on which file finally loads.
-        scale, fx, fy, flip = rng.uniform(*self.crop_scale), rng.random(), rng.random(), rng.random() < 0.5
+        scale, fx, fy, flip = self.draw_crop(rng)
         for offset in range(len(self.paths)):
             path = self.paths[(index + offset) % len(self.paths)]
             try:
@@ -178,26 +220,14 @@ class ImageFileDataset(Dataset[Sample]):
                 self.skipped += 1
         else:
             raise UserError("none of the dataset's images could be decoded")
-        mask, bbox = self.mask(self.image_size, self.image_size, rng)
-        return Sample(
-            image=torch.from_numpy(image).permute(2, 0, 1).float().div_(127.5).sub_(1.0),  # (3, H, W) in [-1, 1]
-            mask=torch.from_numpy(mask.astype(np.float32))[None],  # (1, H, W), 1 = hole
-            bbox=torch.tensor(bbox, dtype=torch.int64),
-        )
+        return self.finish(image, rng)
 
     def _load(self, path: Path, *, scale: float, fx: float, fy: float, flip: bool) -> np.ndarray:
         """Decode, crop a square and resize to ``image_size``; returns uint8 ``(S, S, 3)``."""
         size = self.image_size
         with Image.open(path) as im:
             w, h = im.size
-            short = min(w, h)
-            if self.augment:
-                side = short * scale
-                side = max(side, min(short, size))  # do not upsample when the image is big enough
-                left, top = fx * (w - side), fy * (h - side)
-            else:
-                side = short
-                left, top = (w - side) / 2, (h - side) / 2
+            left, top, side = crop_window(w, h, size=size, scale=scale, fx=fx, fy=fy, augment=self.augment)
             # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale when the crop is much larger than needed.
             reduce = side / size
             im.draft("RGB", (max(1, int(w / reduce)), max(1, int(h / reduce))))
@@ -207,6 +237,62 @@ class ImageFileDataset(Dataset[Sample]):
             if flip and self.augment:
                 out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
             return np.array(out, dtype=np.uint8)  # a writable copy for torch.from_numpy
+
+
+class CorpusDataset(CropDataset):
+    """Training crops from a built corpus's cache (:mod:`gmcnn.data.corpus_cache`), photos and textures mixed.
+
+    Each sample first draws its kind: a texture with probability ``texture_fraction`` (when the split has
+    textures), else a photo; then an image of that kind uniformly, then the crop, flip and mask exactly as
+    :class:`ImageFileDataset` does (from the same per-sample generator, so runs stay reproducible and
+    resumable). The length is the number of images in the split.
+
+    Args:
+        corpus_dir: a folder written by ``gmcnn corpus build`` (with its ``cache/``).
+        split: ``train`` or ``val``.
+        texture_fraction: share of samples cropped from textures, in [0, 1].
+        **kwargs: the options of :class:`CropDataset`.
+    """
+
+    def __init__(self, corpus_dir: str | os.PathLike[str], *, split: str = "train", texture_fraction: float = 0.25,
+                 **kwargs) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+        from gmcnn.data.corpus_cache import CorpusCache  # local import: plain folders need no corpus code
+
+        super().__init__(**kwargs)
+        if not 0 <= texture_fraction <= 1:
+            raise UserError(f"texture_fraction must be in [0, 1], got {texture_fraction}")
+        self.cache = CorpusCache(corpus_dir)
+        items = [item for item in self.cache.items if item.split == split]
+        self.photos = [item for item in items if item.kind == "photo"]
+        self.textures = [item for item in items if item.kind == "texture"]
+        if not items:
+            raise UserError(f"{corpus_dir}: the training cache has no {split} images")
+        # A split with one kind only samples that kind, whatever the fraction says.
+        self.texture_fraction = 0.0 if not self.textures else 1.0 if not self.photos else texture_fraction
+
+    def __len__(self) -> int:
+        return len(self.photos) + len(self.textures)
+
+    def pick(self, index: int) -> tuple[np.random.Generator, CacheItem]:
+        """Sample ``index``'s generator (after the draws that chose it) and the cached image it crops."""
+        rng = self.rng(index)
+        pool = self.textures if rng.random() < self.texture_fraction else self.photos
+        return rng, pool[int(rng.integers(len(pool)))]
+
+    def __getitem__(self, index: int) -> Sample:
+        rng, item = self.pick(index)
+        scale, fx, fy, flip = self.draw_crop(rng)
+        pixels = self.cache.pixels(item)
+        left, top, side = crop_window(item.width, item.height, size=self.image_size, scale=scale, fx=fx, fy=fy,
+                                      augment=self.augment)  # fmt: skip
+        x0, y0 = int(round(left)), int(round(top))
+        s = max(1, min(int(round(side)), item.width - x0, item.height - y0))
+        crop = Image.fromarray(np.ascontiguousarray(pixels[y0 : y0 + s, x0 : x0 + s]))
+        if s != self.image_size:
+            crop = crop.resize((self.image_size, self.image_size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+        if flip and self.augment:
+            crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        return self.finish(np.array(crop, dtype=np.uint8), rng)
 
 
 class ImageFolderDataset(ImageFileDataset):
@@ -285,6 +371,8 @@ class EpochStream(Sampler[int]):
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "CorpusDataset",
+    "CropDataset",
     "EpochStream",
     "FileListDataset",
     "ImageFileDataset",
@@ -294,5 +382,7 @@ __all__ = [
     "find_images",
     "list_images",
     "read_file_list",
+    "crop_window",
     "split_paths",
+    "to_sample",
 ]

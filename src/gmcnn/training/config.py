@@ -31,6 +31,10 @@ class TrainConfig:
     val_images: int = 64  # at most this many validation images per evaluation
     image_size: int = 256
     crop_scale_min: float = 0.5  # random crop side = U(crop_scale_min, 1) x the image's short side
+    # When `data` is a corpus built by `gmcnn corpus build` (a folder with manifest.csv and cache/): the share
+    # of training crops taken from its photo-derived textures (the rest from its photos). 0.25 keeps the
+    # photos, what validation measures, in the majority while every batch sees some texture detail.
+    texture_fraction: float = 0.25
     mask_type: str = "rect"  # see gmcnn.data.masks.MASK_TYPES
     batch_size: int = 16
     num_workers: int = 2
@@ -115,6 +119,8 @@ class TrainConfig:
             )
         if not 0 <= self.ema_decay < 1:
             raise UserError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if not 0 <= self.texture_fraction <= 1:
+            raise UserError(f"texture_fraction must be in [0, 1], got {self.texture_fraction}")
         if not 0 < self.crop_scale_min <= 1:
             raise UserError(f"crop_scale_min must be in (0, 1], got {self.crop_scale_min}")
         if self.max_steps < 0 or self.pretrain_steps < 0:

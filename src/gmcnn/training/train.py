@@ -33,7 +33,16 @@ from PIL import Image
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 
-from gmcnn.data.datasets import EpochStream, ImageFileDataset, ResumableSampler, Sample, find_images, split_paths
+from gmcnn.data.datasets import (
+    CorpusDataset,
+    CropDataset,
+    EpochStream,
+    ImageFileDataset,
+    ResumableSampler,
+    Sample,
+    find_images,
+    split_paths,
+)
 from gmcnn.data.masks import build_mask
 from gmcnn.errors import UserError
 from gmcnn.models.discriminator import Discriminator
@@ -64,7 +73,7 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def quiet_loader(dataset: ImageFileDataset, **kwargs: Any) -> DataLoader[Sample]:
+def quiet_loader(dataset: CropDataset, **kwargs: Any) -> DataLoader[Sample]:
     """A DataLoader with its own torch.Generator: creating its iterator must not draw from the global RNG
     (it would, for the workers' base seed), or a resumed run would diverge from an uninterrupted one. All
     randomness of a sample comes from the dataset's per-sample numpy generator anyway."""
@@ -74,7 +83,7 @@ def quiet_loader(dataset: ImageFileDataset, **kwargs: Any) -> DataLoader[Sample]
 class BatchStream:
     """Endless batches over epochs, starting after ``batches_seen`` batches (so a resumed run sees the same data)."""
 
-    def __init__(self, dataset: ImageFileDataset, sampler: ResumableSampler, cfg: TrainConfig, *,
+    def __init__(self, dataset: CropDataset, sampler: ResumableSampler, cfg: TrainConfig, *,
                  device: torch.device, batches_seen: int) -> None:  # fmt: skip
         self.dataset, self.sampler, self.cfg, self.device = dataset, sampler, cfg, device
         self.per_epoch = sampler.num_samples // cfg.batch_size
@@ -107,21 +116,30 @@ class BatchStream:
         )
 
 
-def make_datasets(cfg: TrainConfig, rank: int) -> tuple[ImageFileDataset, ImageFileDataset | None]:
-    """Training set (random crops, per-rank randomness) and validation set (centre crops, fixed masks)."""
-    paths = find_images(cfg.data)
-    if cfg.val_data:
-        val_paths = find_images(cfg.val_data)
+def make_datasets(cfg: TrainConfig, rank: int) -> tuple[CropDataset, ImageFileDataset | None]:
+    """Training set (random crops, per-rank randomness) and validation set (centre crops, fixed masks).
+
+    ``cfg.data`` may be a corpus built by ``gmcnn corpus build`` (a folder with ``manifest.csv``): training then
+    reads its cache, mixing photos and textures by ``cfg.texture_fraction``, and validation defaults to its
+    ``val/`` photos. Anything else is an image folder or file list.
+    """
+    mask, size, scale = build_mask(cfg.mask_type), cfg.image_size, (cfg.crop_scale_min, 1.0)
+    if (Path(cfg.data) / "manifest.csv").is_file():
+        train_set: CropDataset = CorpusDataset(cfg.data, texture_fraction=cfg.texture_fraction, image_size=size,
+                                               mask=mask, seed=cfg.seed, rank=rank, crop_scale=scale)  # fmt: skip
+        val_paths = find_images(cfg.val_data or Path(cfg.data) / "val")
     else:
-        paths, val_paths = split_paths(paths, val_fraction=cfg.val_fraction)
-    mask = build_mask(cfg.mask_type)
-    train_set = ImageFileDataset(paths, image_size=cfg.image_size, mask=mask, seed=cfg.seed, rank=rank,
-                                 crop_scale=(cfg.crop_scale_min, 1.0))  # fmt: skip
+        paths = find_images(cfg.data)
+        if cfg.val_data:
+            val_paths = find_images(cfg.val_data)
+        else:
+            paths, val_paths = split_paths(paths, val_fraction=cfg.val_fraction)
+        train_set = ImageFileDataset(paths, image_size=size, mask=mask, seed=cfg.seed, rank=rank, crop_scale=scale)
     val_set = None
     if val_paths:
         val_paths = sorted(val_paths)[: cfg.val_images]
         # Seed and rank fixed: every evaluation (and every run with this seed) uses the same masks.
-        val_set = ImageFileDataset(val_paths, image_size=cfg.image_size, mask=mask, seed=cfg.seed + 1, augment=False)
+        val_set = ImageFileDataset(val_paths, image_size=size, mask=mask, seed=cfg.seed + 1, augment=False)
     return train_set, val_set
 
 
