@@ -112,8 +112,16 @@ def test_committed_manifest_meets_the_bar_and_is_split_by_scene():
         need = 128 if e.crop or e.kind == "texture" else 256
         assert min(e.width, e.height) >= need
     # The eight validation photos of the first corpus stay in validation, so earlier numbers stay comparable.
-    first_val = {"mate-yellowflower.jpg", "opencv-blox.jpg", "opencv-doc-astra-color.jpg", "opencv-ela-original.jpg",
-                 "opencv-fruits.jpg", "opencv-scenetext05.jpg", "plasma-bythewater.jpg", "plasma-eveningglow.jpg"}
+    first_val = {
+        "mate-yellowflower.jpg",
+        "opencv-blox.jpg",
+        "opencv-doc-astra-color.jpg",
+        "opencv-ela-original.jpg",
+        "opencv-fruits.jpg",
+        "opencv-scenetext05.jpg",
+        "plasma-bythewater.jpg",
+        "plasma-eveningglow.jpg",
+    }
     assert first_val <= {e.name for e in photos if e.split == "val"}
     # Never train on images kept for independent evaluation.
     assert not {e.package for e in entries} & {"libjxl-testdata", "python3-skimage", "python3-matplotlib"}

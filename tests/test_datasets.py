@@ -1,4 +1,5 @@
-"""Datasets: recursive listing, file lists, corrupt files skipped and counted, crops, reproducible samples."""
+"""Datasets: recursive listing, file lists, corrupt files skipped and counted, crops, reproducible samples, and the
+corpus cache's photo/texture sampling mix."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import write_corpus
 from PIL import Image
 
+from gmcnn.data.corpus_cache import ensure_cache
 from gmcnn.data.datasets import (
+    CorpusDataset,
     EpochStream,
     FileListDataset,
     ImageFileDataset,
@@ -148,3 +152,64 @@ def test_epoch_stream_addresses_later_epochs_like_set_epoch(folder: Path) -> Non
     same.set_epoch(3)
     a, b = data[3 * n + 1], same[1]
     assert torch.equal(a.image, b.image) and torch.equal(a.mask, b.mask)
+
+
+# ------------------------------------------------------------------------------------------ corpus cache
+
+
+@pytest.fixture()
+def coloured_corpus(tmp_path: Path) -> Path:
+    """3 red-ish training photos, 5 blue-ish training textures, 1 validation photo; cache built."""
+    rng = np.random.default_rng(0)
+
+    def image(channel: int, h: int, w: int) -> np.ndarray:
+        pixels = rng.integers(0, 60, (h, w, 3), dtype=np.uint8)
+        pixels[..., channel] = 200
+        return pixels
+
+    images = {f"p{i}.png": ("photo", "train", image(0, 300 + 10 * i, 400)) for i in range(3)}
+    images |= {f"t{i}.png": ("texture", "train", image(2, 128 + 64 * i, 256)) for i in range(5)}
+    images["v.png"] = ("photo", "val", image(1, 256, 256))
+    root = write_corpus(tmp_path / "corpus", images)
+    ensure_cache(root, progress=False)
+    return root
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.3, 0.75, 1.0])
+def test_corpus_sampling_mix_follows_texture_fraction(coloured_corpus: Path, fraction: float) -> None:
+    ds = CorpusDataset(coloured_corpus, image_size=64, mask=RectMask(), seed=3, texture_fraction=fraction)
+    assert (len(ds.photos), len(ds.textures), len(ds)) == (3, 5, 8)
+    n = 4000
+    kinds = [ds.pick(i)[1].kind for i in range(n)]
+    share = kinds.count("texture") / n
+    assert abs(share - fraction) <= 4 * np.sqrt(fraction * (1 - fraction) / n) + 1e-9  # 4 sigma, fixed seed
+    for i in range(0, 40, 7):  # the crops really come from the picked kind: blue textures, red photos
+        image = ds[i].image
+        red, blue = float(image[0].mean()), float(image[2].mean())
+        assert (blue > red) == (ds.pick(i)[1].kind == "texture")
+
+
+def test_corpus_samples_are_reproducible_and_sized(coloured_corpus: Path) -> None:
+    kwargs = {"image_size": 64, "mask": RectMask(), "texture_fraction": 0.5, "crop_scale": (0.4, 1.0)}
+    a, b = CorpusDataset(coloured_corpus, **kwargs), CorpusDataset(coloured_corpus, **kwargs)
+    other = CorpusDataset(coloured_corpus, rank=1, **kwargs)
+    for i in (0, 5, 13):
+        assert torch.equal(a[i].image, b[i].image) and torch.equal(a[i].mask, b[i].mask)
+        assert a[i].image.shape == (3, 64, 64) and a[i].mask.shape == (1, 64, 64)
+    assert any(not torch.equal(a[i].image, other[i].image) for i in range(8))
+    val = CorpusDataset(coloured_corpus, split="val", image_size=64, mask=RectMask(), augment=False)
+    assert len(val) == 1 and float(val[0].image[1].mean()) > float(val[0].image[0].mean())
+    with pytest.raises(UserError, match="texture_fraction"):
+        CorpusDataset(
+            coloured_corpus, texture_fraction=1.5, **{k: v for k, v in kwargs.items() if k != "texture_fraction"}
+        )
+
+
+def test_training_reads_a_built_corpus_through_its_cache(coloured_corpus: Path) -> None:
+    from gmcnn.training.config import TrainConfig
+    from gmcnn.training.train import make_datasets
+
+    cfg = TrainConfig(data=str(coloured_corpus), image_size=64, pad_mode="zeros", texture_fraction=0.4)
+    train_set, val_set = make_datasets(cfg, rank=0)
+    assert isinstance(train_set, CorpusDataset) and train_set.texture_fraction == 0.4
+    assert val_set is not None and [p.name for p in val_set.paths] == ["v.png"]  # the corpus's val/ photos

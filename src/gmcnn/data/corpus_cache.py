@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +71,7 @@ class CacheInfo:
         return f"training cache {state}: {self.items} images, {self.nbytes / 1e6:.0f} MB in {self.path}"
 
 
-def manifest_digest(corpus_dir: Path | str) -> str:
+def manifest_digest(corpus_dir: str | os.PathLike[str]) -> str:
     """sha256 of the built corpus's ``manifest.csv`` (what the cache header must match)."""
     file = Path(corpus_dir) / "manifest.csv"
     if not file.is_file():
@@ -157,7 +158,7 @@ class CorpusCache:
     map the file themselves instead of copying it.
     """
 
-    def __init__(self, corpus_dir: Path | str) -> None:
+    def __init__(self, corpus_dir: str | os.PathLike[str]) -> None:
         corpus_dir = Path(corpus_dir)
         self.folder = corpus_dir / CACHE_DIR
         index = _read_index(self.folder)

@@ -149,6 +149,7 @@ class CropDataset(Dataset[Sample]):
         self.augment = augment
         self.crop_scale = crop_scale
         self.epoch = 0
+        self.skipped = 0  # unreadable files dropped or replaced (file-backed datasets)
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -188,7 +189,6 @@ class ImageFileDataset(CropDataset):
     def __init__(self, paths: Sequence[str | os.PathLike[str]], *, check_files: bool = True, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
         files = [Path(p) for p in paths]
-        self.skipped = 0
         if check_files:
             good = [p for p in files if _readable(p)]
             self.skipped = len(files) - len(good)
