@@ -63,7 +63,6 @@ PACKAGES = (
     "openarena-081-textures",
     "colobot-common-textures",
     "extremetuxracer-data",
-    "krita-data",
 )
 SPLITS = ("train", "val")
 KINDS = ("photo", "texture")
