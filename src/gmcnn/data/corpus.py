@@ -456,6 +456,8 @@ def build(out_dir: Path | str, *, manifest: Path | str = MANIFEST_PATH, cache: P
     entries = read_manifest(manifest)
     out_dir = Path(out_dir)
     _check_replaceable(out_dir)
+    if _up_to_date(out_dir, manifest):  # nothing to do: leave the folder (and anyone reading it) alone
+        return BuildReport(reused=len(entries))
     report = BuildReport()
     staging = out_dir.with_name(f".{out_dir.name}-partial")
     staging.mkdir(parents=True, exist_ok=True)
@@ -471,6 +473,18 @@ def build(out_dir: Path | str, *, manifest: Path | str = MANIFEST_PATH, cache: P
         (out_dir / CACHE_DIR).rename(staging / CACHE_DIR)
     _swap_in(staging, out_dir)
     return report
+
+
+def _up_to_date(out_dir: Path, manifest: Path | str) -> bool:
+    """True when ``out_dir`` is a verified build of exactly this manifest."""
+    built = out_dir / "manifest.csv"
+    if not built.is_file() or built.read_bytes() != Path(manifest).read_bytes():
+        return False
+    try:
+        verify(out_dir, manifest=manifest)
+    except UserError:
+        return False
+    return True
 
 
 def _remove_strays(staging: Path, expected: set[str]) -> None:
