@@ -29,7 +29,6 @@ scene leaks into training through a near-duplicate.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import fnmatch
 import hashlib
@@ -333,14 +332,13 @@ class BuildReport:
     extracted: int = 0
 
     def describe(self) -> str:
-        """One line per downloaded package, then the totals."""
-        lines = [f"downloaded {p} {v} ({n / 1e6:.1f} MB)" for p, v, n in self.downloaded]
+        """One line: what was downloaded (in total), extracted and reused."""
         total = sum(n for _, _, n in self.downloaded)
-        lines.append(
-            f"{len(self.downloaded)} package(s) downloaded ({total / 1e6:.1f} MB), {self.extracted} file(s) "
-            f"extracted, {self.reused} reused from an earlier build"
+        names = ", ".join(p for p, _, _ in self.downloaded)
+        return (
+            f"{len(self.downloaded)} package(s) downloaded ({total / 1e6:.1f} MB{': ' + names if names else ''}), "
+            f"{self.extracted} file(s) extracted, {self.reused} reused from an earlier build"
         )
-        return "\n".join(lines)
 
 
 def crop_to_ppm(data: bytes, box: tuple[int, int, int, int]) -> bytes:
@@ -562,35 +560,3 @@ def summary(entries: Sequence[Entry]) -> str:
                 f"short side {min(shorts)}-{max(shorts)} px"
             )
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``gmcnn corpus build DIR [--cache DEBS] [--no-training-cache]`` and ``gmcnn corpus verify DIR``."""
-    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    b = sub.add_parser("build", help="download the packages and write the curated images into DIR")
-    b.add_argument("dir", type=Path, help="output folder (gets train/, val/, textures/, cache/, manifest.csv)")
-    b.add_argument("--cache", type=Path, default=None, help="keep downloaded .deb files here and reuse them")
-    b.add_argument("--no-training-cache", action="store_true", help="skip the pre-decoded training cache")
-    v = sub.add_parser("verify", help="check a built corpus against the manifest")
-    v.add_argument("dir", type=Path, help="a folder written by gmcnn corpus build")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``build`` or ``verify`` and print a summary."""
-    if args.action == "build":
-        report = build(args.dir, cache=args.cache, log=print)
-        print(report.describe())
-        entries = read_manifest(args.dir / "manifest.csv")
-        print(f"built {len(entries)} images into {args.dir}")
-        if not args.no_training_cache:
-            from gmcnn.data.corpus_cache import ensure_cache
-
-            print(ensure_cache(args.dir).describe())
-    else:
-        entries = verify(args.dir)
-        print(f"{args.dir}: all {len(entries)} images match the manifest")
-    print(summary(entries))
-    return 0
