@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +21,7 @@ from PIL import Image
 from gmcnn import Inpainter
 from gmcnn.web import create_app
 from gmcnn.web.chromium import CHROMIUM, LAUNCH_ARGS
+from gmcnn.web.background import BackgroundServer
 
 pytestmark = pytest.mark.slow
 
@@ -38,36 +37,9 @@ W, H = 192, 144  # test photo size
 FILL_TIMEOUT_MS = 120_000  # the machine is shared; a fill is fast but may wait for CPU
 
 
-class LiveServer:
-    """uvicorn serving an app in a thread on a socket bound to a free loopback port."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-        self._sock.close()
-
-
 @pytest.fixture(scope="module")
-def server(inpainter: Inpainter) -> Iterator[LiveServer]:
-    with LiveServer(create_app(inpainter)) as live:
+def server(inpainter: Inpainter) -> Iterator[BackgroundServer]:
+    with BackgroundServer(create_app(inpainter)) as live:
         yield live
 
 
@@ -80,7 +52,7 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture()
-def page(browser: Any, server: LiveServer) -> Iterator[Any]:
+def page(browser: Any, server: BackgroundServer) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
     pg = context.new_page()
     errors: list[str] = []
@@ -200,10 +172,12 @@ def test_keep_painting_on_the_result(page: Any, photo_file: Path) -> None:
     page.click("#fill")
     wait_fills(page, 2)
     _, second = download(page, "#download")
-    mask = download_mask(page)  # the second fill's mask
+    mask = download_mask(page)  # everything filled: the union of both fills' masks
     changed = (np.asarray(second) != np.asarray(first)).any(axis=2)
     assert changed.any() and not changed[mask == 0].any()  # the first fill is kept, only the new hole changes
-    assert mask[30, 45] == 0 and mask[105, 140] == 255
+    assert mask[30, 45] == 255 and mask[105, 140] == 255  # both holes are in the saved mask
+    original = np.asarray(Image.open(photo_file))
+    assert not (np.asarray(second) != original).any(axis=2)[mask == 0].any()  # it covers every changed pixel
     page.click("#undo")
     _, back = download(page, "#download")
     assert np.array_equal(np.asarray(back), np.asarray(first))
@@ -361,7 +335,7 @@ def test_large_hole_warning_and_strategy(page: Any, photo_file: Path) -> None:
 
 
 def test_server_errors_are_shown(browser: Any, inpainter: Inpainter, photo_file: Path) -> None:
-    with LiveServer(create_app(inpainter, max_pixels=100 * 100)) as live:
+    with BackgroundServer(create_app(inpainter, max_pixels=100 * 100)) as live:
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         page = context.new_page()
         page.goto(live.url)
@@ -369,7 +343,8 @@ def test_server_errors_are_shown(browser: Any, inpainter: Inpainter, photo_file:
         page.set_input_files("#file", str(photo_file))
         expect(page.locator("#status")).to_contain_text("accepts up to")  # refused before upload
         context.close()
-    with LiveServer(create_app(inpainter, max_upload_bytes=20_000)) as live:
+    # Enough memory budget to check the photo at open (8 B/px), not to fill it (24 B/px): refused at Fill.
+    with BackgroundServer(create_app(inpainter, memory_budget=W * H * 16)) as live:
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         page = context.new_page()
         page.goto(live.url)
@@ -381,3 +356,190 @@ def test_server_errors_are_shown(browser: Any, inpainter: Inpainter, photo_file:
         expect(page.locator("#status")).to_have_class("error")
         expect(page.locator("#fill")).to_be_enabled()  # not stuck busy
         context.close()
+
+
+# ------------------------------------------------------------------------------------------------ hardening
+def test_unsaved_result_guard(page: Any, photo_file: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.png"
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(other)
+    open_photo(page, photo_file)
+    drag(page, [(40, 40), (70, 50)])
+    page.click("#fill")
+    wait_fills(page, 1)
+    asked: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    page.set_input_files("#file", str(other))
+    expect(page.locator("#status")).to_contain_text("Kept the current image")
+    assert asked and "not been saved" in asked[0]
+    expect(page.locator("#fact-size")).to_have_text(f"{W}×{H} (0.0 MP)")  # the result and its history stay
+    expect(page.locator("body")).to_have_attribute("data-undo", "2")
+    download(page, "#download")  # saved: opening another image asks nothing
+    expect(page.locator("body")).to_have_attribute("data-saved", "true")
+    page.set_input_files("#file", str(other))
+    expect(page.locator("#fact-size")).to_have_text("64×48 (0.0 MP)")
+    assert len(asked) == 1
+
+
+def test_ctrl_s_before_any_fill_says_so(page: Any, photo_file: Path) -> None:
+    page.keyboard.press("Control+s")
+    expect(page.locator("#status")).to_contain_text("open an image first")
+    open_photo(page, photo_file)
+    page.keyboard.press("Control+s")
+    expect(page.locator("#status")).to_contain_text("Nothing to save yet")
+
+
+def test_validation_at_open_uses_the_server_rules(page: Any, photo_file: Path, tmp_path: Path) -> None:
+    photo = Image.open(photo_file)
+    photo.save(tmp_path / "anim.gif")
+    data = photo_file.read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    status = page.locator("#status")
+    page.set_input_files("#file", str(tmp_path / "anim.gif"))  # the browser shows GIFs; the server refuses them
+    expect(status).to_contain_text("GIF")
+    expect(status).to_have_class("error")
+    expect(page.locator("#stage")).to_be_hidden()
+    page.set_input_files("#file", str(tmp_path / "cut.png"))
+    expect(status).to_contain_text("truncated")
+    expect(page.locator("#stage")).to_be_hidden()
+
+    photo.save(tmp_path / "scan.tif")  # the browser cannot show TIFF; the server can fill it
+    page.set_input_files("#file", str(tmp_path / "scan.tif"))
+    expect(page.locator("#fact-size")).to_have_text(f"{W}×{H} (0.0 MP)")
+    expect(page.locator("#fact-exact")).to_contain_text("byte-identical")
+    drag(page, [(40, 60), (90, 70)])
+    page.click("#fill")
+    wait_fills(page, 1)
+    name, result = download(page, "#download")
+    assert name == "scan-filled.tif" and result.format == "TIFF"
+    with page.expect_download() as info:
+        page.click("#download-mask")
+    hole = np.asarray(Image.open(info.value.path()))
+    changed = (np.asarray(result.convert("RGB")) != np.asarray(photo.convert("RGB"))).any(axis=2)
+    assert changed[hole == 255].mean() > 0.5 and not changed[hole == 0].any()
+
+
+def test_option_bounds_come_from_the_server(page: Any, server: BackgroundServer) -> None:
+    options = page.evaluate("fetch('/api/v1/health').then(r => r.json()).then(h => h.options)")
+    for name in ("grow", "feather"):
+        slider = page.locator(f"#{name}")
+        assert int(slider.get_attribute("max")) == options[name]["maximum"]
+        assert int(slider.get_attribute("min")) == options[name]["minimum"]
+    set_range(page, "#detail", 99)  # the largest step the server allows
+    largest = int(page.locator("#detail-out").text_content().split()[0])
+    assert options["process_size"]["minimum"] <= largest <= options["process_size"]["maximum"]
+
+
+class Slow:
+    """The tiny model, but each window takes a second: long enough to watch progress and cancel."""
+
+    def __init__(self, inner: Inpainter) -> None:
+        self.inner = inner
+
+    def fill(self, image: Any, mask: Any, options: Any = None, *, progress: Any = None) -> Any:
+        def slowly(done: int, total: int) -> None:
+            if progress is not None:
+                progress(done, total)
+            time.sleep(1.0)
+
+        return self.inner.fill(image, mask, options, progress=slowly)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_progress_and_cancel(browser: Any, inpainter: Inpainter, photo_file: Path) -> None:
+    with BackgroundServer(create_app(Slow(inpainter))) as live:
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+        page = context.new_page()
+        page.goto(live.url)
+        expect(page.locator("#model")).to_contain_text("cnum 4")
+        open_photo(page, photo_file)
+        set_range(page, "#size", 6)
+        drag(page, [(10, 10), (20, 14)])  # two holes far apart: two crop windows
+        drag(page, [(175, 125), (185, 130)])
+        page.select_option("#strategy", "crop")
+        page.click("#fill")
+        expect(page.locator("#busy-text")).to_contain_text("of 2", timeout=FILL_TIMEOUT_MS)  # the server's count
+        page.click("#cancel")
+        expect(page.locator("#status")).to_contain_text("Fill cancelled", timeout=FILL_TIMEOUT_MS)
+        expect(page.locator("body")).to_have_attribute("data-busy", "false")
+        expect(page.locator("body")).to_have_attribute("data-fills", "0")
+        expect(page.locator("#download")).to_be_disabled()
+        expect(page.locator("#fill")).to_be_enabled()
+        page.click("#fill")  # the next fill runs to the end, with real progress
+        expect(page.locator("body")).to_have_attribute("data-progress", "1/2", timeout=FILL_TIMEOUT_MS)
+        wait_fills(page, 1)
+        context.close()
+
+
+def touch(cdp: Any, kind: str, points: list[tuple[float, float]]) -> None:
+    cdp.send(
+        "Input.dispatchTouchEvent",
+        {"type": kind, "touchPoints": [{"x": x, "y": y, "id": i} for i, (x, y) in enumerate(points)]},
+    )
+
+
+def gesture(cdp: Any, start: list[tuple[float, float]], end: list[tuple[float, float]], steps: int = 8) -> None:
+    touch(cdp, "touchStart", start)
+    for k in range(1, steps + 1):
+        t = k / steps
+        touch(
+            cdp,
+            "touchMove",
+            [(a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t) for a, b in zip(start, end, strict=True)],
+        )
+    touch(cdp, "touchEnd", [])
+
+
+def test_phone_pinch_zoom_paint_and_fill(
+    browser: Any, server: BackgroundServer, photo_file: Path, tmp_path: Path
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        has_touch=True,
+        is_mobile=True,
+        device_scale_factor=2,
+        accept_downloads=True,
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.url)
+    expect(page.locator("#model")).to_contain_text("cnum 4")
+    open_photo(page, photo_file)
+    viewport = page.locator("#viewport").bounding_box()
+    assert viewport["width"] >= 380  # the canvas takes the screen's width, the panel is a sheet
+    fitted = float(page.locator("body").get_attribute("data-zoom"))
+    assert fitted * W >= 0.9 * viewport["width"]  # the photo fills the width, not 19 % of it
+    cdp = context.new_cdp_session(page)
+    cx, cy = viewport["x"] + viewport["width"] / 2, viewport["y"] + viewport["height"] / 2
+    gesture(cdp, [(cx - 40, cy), (cx + 40, cy)], [(cx - 110, cy), (cx + 110, cy)])  # pinch out
+    expect(page.locator("body")).not_to_have_attribute("data-zoom", f"{fitted:.4f}")
+    zoomed = float(page.locator("body").get_attribute("data-zoom"))
+    assert zoomed == pytest.approx(fitted * 220 / 80, rel=0.1)
+    assert page.locator("#download-mask").is_disabled()  # a pinch paints nothing
+    before = page.locator("#stage").bounding_box()
+    gesture(cdp, [(cx - 50, cy), (cx + 50, cy)], [(cx - 20, cy + 60), (cx + 80, cy + 60)])  # two-finger pan
+    after = page.locator("#stage").bounding_box()
+    assert after["x"] == pytest.approx(before["x"] + 30, abs=3) and after["y"] == pytest.approx(before["y"] + 60, abs=3)
+    assert page.locator("#download-mask").is_disabled()
+    x0, y0 = screen(page, 80, 60)
+    x1, y1 = screen(page, 110, 80)
+    gesture(cdp, [(x0, y0)], [(x1, y1)])  # one finger paints
+    expect(page.locator("#fact-hole")).not_to_have_text("none yet")
+    page.wait_for_timeout(600)  # Chromium takes a tap right after a touch stroke as part of a double tap
+    page.tap("#fill")
+    wait_fills(page, 1)
+    page.tap("#panel-toggle")
+    expect(page.locator(".panel")).to_be_visible()
+    page.tap("#panel-toggle")
+    shot = tmp_path / "phone.png"
+    page.screenshot(path=str(shot))
+    assert Image.open(shot).size == (780, 1688)
+    context.close()
+    assert not errors, errors

@@ -73,7 +73,7 @@ def test_http_schema_and_page_schema_come_from_fill_options(inpainter: Any) -> N
 
     from gmcnn.web import create_app
 
-    client = TestClient(create_app(inpainter))
+    client = TestClient(create_app(inpainter), base_url="http://127.0.0.1")  # the server answers its own hosts only
     openapi = client.get("/openapi.json").json()
     body_ref = openapi["paths"]["/api/v1/inpaint"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     body = openapi["components"]["schemas"][body_ref["$ref"].split("/")[-1]]["properties"]

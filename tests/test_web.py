@@ -20,9 +20,14 @@ from gmcnn.inpainting.options import FillOptions
 from gmcnn.web import create_app
 
 
+def local(app: Any, **kwargs: Any) -> TestClient:
+    """A client that calls the app as http://127.0.0.1 (the server answers only its own hosts)."""
+    return TestClient(app, base_url="http://127.0.0.1", **kwargs)
+
+
 @pytest.fixture(scope="module")
 def client(inpainter: Inpainter) -> Iterator[TestClient]:
-    with TestClient(create_app(inpainter)) as c:
+    with local(create_app(inpainter)) as c:
         yield c
 
 
@@ -132,7 +137,7 @@ def test_results_of_concurrent_requests_are_not_mixed(inpainter: Inpainter, pict
     images = [rng.integers(0, 256, picture.shape, dtype=np.uint8) for _ in range(4)]
     mask = hole()
     results: dict[int, Any] = {}
-    with TestClient(create_app(inpainter, queue_size=4)) as c:
+    with local(create_app(inpainter, queue_size=4)) as c:
 
         def send(i: int) -> None:
             results[i] = post(c, encode(images[i]), encode(mask))
@@ -217,13 +222,13 @@ def test_bad_options(client: TestClient, picture: np.ndarray, field: str, value:
 
 
 def test_too_many_pixels(inpainter: Inpainter, picture: np.ndarray) -> None:
-    with TestClient(create_app(inpainter, max_pixels=100 * 100)) as c:
+    with local(create_app(inpainter, max_pixels=100 * 100)) as c:
         body = assert_error(post(c, encode(picture), encode(hole())), 413, "12,288", "10,000")
     assert body["detail"] == {"field": "image"}
 
 
 def test_too_large_upload_by_content_length(inpainter: Inpainter, picture: np.ndarray) -> None:
-    with TestClient(create_app(inpainter, max_upload_bytes=5000)) as c:
+    with local(create_app(inpainter, max_upload_bytes=5000)) as c:
         assert_error(post(c, encode(picture), encode(hole())), 413, "limit of 5,000")
 
 
@@ -240,14 +245,14 @@ def test_too_large_upload_streamed_without_length(inpainter: Inpainter, picture:
         for i in range(0, len(body), 1024):
             yield body[i : i + 1024]
 
-    with TestClient(create_app(inpainter, max_upload_bytes=5000)) as c:
+    with local(create_app(inpainter, max_upload_bytes=5000)) as c:
         r = c.post(
             "/api/v1/inpaint", content=chunks(), headers={"content-type": f"multipart/form-data; boundary={boundary}"}
         )
         assert "content-length" not in r.request.headers
         assert_error(r, 413, "limit of 5,000")
         # The same body under a larger limit goes through: the check counts bytes, it does not refuse chunking.
-    with TestClient(create_app(inpainter)) as c:
+    with local(create_app(inpainter)) as c:
         r = c.post(
             "/api/v1/inpaint", content=chunks(), headers={"content-type": f"multipart/form-data; boundary={boundary}"}
         )
@@ -259,14 +264,14 @@ def test_cross_origin_post_is_refused(client: TestClient, picture: np.ndarray) -
     r = client.post("/api/v1/inpaint", files=files, headers={"origin": "https://evil.example"})
     assert_error(r, 403, "cross-origin")
     assert "access-control-allow-origin" not in r.headers
-    ok = client.post("/api/v1/inpaint", files=files, headers={"origin": "http://testserver"})
+    ok = client.post("/api/v1/inpaint", files=files, headers={"origin": "http://127.0.0.1"})
     assert ok.status_code == 200, ok.text
     health = client.get("/api/v1/health", headers={"origin": "https://evil.example"})
     assert "access-control-allow-origin" not in health.headers  # no CORS: other sites cannot read answers
 
 
 def test_errors_do_not_leak_queue_slots(inpainter: Inpainter, picture: np.ndarray) -> None:
-    with TestClient(create_app(inpainter, queue_size=0)) as c:
+    with local(create_app(inpainter, queue_size=0)) as c:
         for _ in range(3):
             assert post(c, b"junk", encode(hole())).status_code == 415
             assert post(c, encode(picture), encode(hole(8, 8))).status_code == 422
@@ -283,11 +288,11 @@ class Gate:
         self.opened = threading.Event()
         self.entered = threading.Event()
 
-    def fill(self, image: Any, mask: Any, options: Any = None) -> Any:
+    def fill(self, image: Any, mask: Any, options: Any = None, **kwargs: Any) -> Any:
         self.entered.set()
         if not self.opened.wait(60):
             raise RuntimeError("the test never opened the gate")
-        return self.inner.fill(image, mask, options)
+        return self.inner.fill(image, mask, options, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -307,7 +312,7 @@ def test_full_queue_answers_503_with_retry_after(inpainter: Inpainter, picture: 
     images = [rng.integers(0, 256, picture.shape, dtype=np.uint8) for _ in range(2)]
     mask = hole()
     results: dict[int, Any] = {}
-    with TestClient(create_app(gate, queue_size=1)) as c:  # one running + one waiting
+    with local(create_app(gate, queue_size=1)) as c:  # one running + one waiting
         queue = c.app.state.queue
 
         def send(i: int) -> None:
@@ -358,12 +363,17 @@ def test_page_and_assets_come_from_the_package(
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    for asset in ("/static/painter.js", "/static/painter.css"):
+    for asset in ("/static/js/painter.js", "/static/painter.css"):
         assert asset in page.text
         r = client.get(asset)
         assert r.status_code == 200 and len(r.content) > 1000
     assert "http://" not in page.text and "https://" not in page.text  # no CDN
-    assert "https://" not in client.get("/static/painter.js").text
+    entry = client.get("/static/js/painter.js")
+    assert entry.headers["content-type"].startswith("text/javascript")  # served as an ES module may be
+    for module in ("state", "mask", "history", "view", "api", "panel"):  # no build step: the browser imports them
+        assert f'"./{module}.js"' in entry.text
+        source = client.get(f"/static/js/{module}.js")
+        assert source.status_code == 200 and "https://" not in source.text
 
 
 def test_openapi_documents_the_inpaint_form(client: TestClient) -> None:
@@ -372,7 +382,7 @@ def test_openapi_documents_the_inpaint_form(client: TestClient) -> None:
     ref = op["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].split("/")[-1]
     fields = spec["components"]["schemas"][ref]["properties"]
     # The form is the two files plus every fill option (strategy, process_size, grow, feather, margin, texture).
-    assert set(fields) == {"image", "mask", *FillOptions.schema()}
+    assert set(fields) == {"image", "mask", "output", "job", *FillOptions.schema()}
     assert {"strategy", "process_size", "grow", "feather"} <= set(fields)
     assert {"200", "400", "413", "415", "422", "503"} <= set(op["responses"])
     assert "image/png" in op["responses"]["200"]["content"]
@@ -394,9 +404,242 @@ def test_serve_cli_defaults_to_localhost(tmp_path: Path) -> None:
 
 def test_a_crash_in_the_model_is_a_json_500(inpainter: Inpainter, picture: np.ndarray) -> None:
     class Broken(Gate):
-        def fill(self, image: Any, mask: Any, options: Any = None) -> Any:
+        def fill(self, image: Any, mask: Any, options: Any = None, **kwargs: Any) -> Any:
             raise RuntimeError("simulated out of memory")
 
-    with TestClient(create_app(Broken(inpainter)), raise_server_exceptions=False) as c:
+    with local(create_app(Broken(inpainter)), raise_server_exceptions=False) as c:
         assert_error(post(c, encode(picture), encode(hole())), 500, "RuntimeError", "simulated out of memory")
         assert c.app.state.queue.admitted == 0
+
+
+# ------------------------------------------------------------------------------------------------ hardening
+def test_fuzzed_uploads_never_get_a_5xx_and_the_connection_survives(inpainter: Inpainter, picture: np.ndarray) -> None:
+    """A few hundred of benchmarks/web_fuzz.py's cases (it runs >= 1,000 against `gmcnn serve`)."""
+    from benchmarks.web_fuzz import Case, fuzz_cases, send_cases
+    from gmcnn.web.background import BackgroundServer
+
+    rgb = np.ascontiguousarray(picture[:40, :48])
+    mask = np.zeros((40, 48), np.uint8)
+    mask[12:24, 16:32] = 255
+    cases = fuzz_cases(rgb, mask, np.random.default_rng(5), count=300)
+    assert len(cases) >= 300 and sum(c.name.startswith("bomb") for c in cases) >= 6
+    with BackgroundServer(create_app(inpainter)) as live:
+        result = send_cases("127.0.0.1", live.port, cases, Case("valid", encode(rgb), encode(mask)))
+        assert live.thread.is_alive()
+    assert result["server_errors"] == 0, result["server_error_cases"]
+    assert result["final_valid_fill_status"] == 200 and result["one_connection"]
+    assert sum(v for k, v in result["statuses"].items() if k.startswith("4")) > 250  # mostly refused, clearly
+
+
+@pytest.mark.parametrize("cut", [8, 16, 33])
+def test_cut_off_headers_are_400(client: TestClient, picture: np.ndarray, cut: int) -> None:
+    for fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+        r = post(client, encode(picture, fmt)[:cut], encode(hole()))
+        assert r.status_code in (400, 415), (fmt, r.text)
+        assert "internal" not in r.json()["error"]
+
+
+LOSSLESS_CASES = [("PNG", mode, {}) for mode in ("RGB", "RGBA", "L", "LA", "P")] + [
+    ("WEBP", "RGB", {"lossless": True}),
+    ("WEBP", "RGBA", {"lossless": True}),
+    ("TIFF", "RGB", {}),
+    ("TIFF", "RGBA", {}),
+    ("TIFF", "L", {"compression": "tiff_deflate"}),
+    ("BMP", "RGB", {}),
+    ("BMP", "L", {}),
+]
+
+
+@pytest.mark.parametrize(("fmt", "mode", "kwargs"), LOSSLESS_CASES, ids=[f"{f}-{m}" for f, m, _ in LOSSLESS_CASES])
+def test_lossless_formats_are_byte_identical_outside_the_mask(
+    client: TestClient, picture: np.ndarray, fmt: str, mode: str, kwargs: dict[str, Any]
+) -> None:
+    alpha = np.full(picture.shape[:2], 180, np.uint8)
+    alpha[:, :12] = 0  # fully transparent pixels keep their colour too
+    img = Image.fromarray(np.dstack([picture, alpha]) if "A" in mode else picture)
+    img = img.convert(mode) if img.mode != mode else img
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kwargs)
+    sent = Image.open(io.BytesIO(buf.getvalue()))
+    mask = hole()
+    r = post(client, buf.getvalue(), encode(mask))
+    assert r.status_code == 200, r.text
+    out = Image.open(io.BytesIO(r.content))
+    assert out.format == fmt and out.size == sent.size
+    before = np.asarray(sent.convert("RGBA" if "A" in mode or mode == "P" else sent.mode))
+    after = np.asarray(out.convert("RGBA" if "A" in mode or mode == "P" else out.mode))
+    keep = mask == 0
+    assert np.array_equal(after[keep], before[keep])
+    assert (after[mask > 0] != before[mask > 0]).any()  # and the hole was filled
+
+
+def test_lossy_webp_and_jpeg_say_what_is_exact_and_png_output_is(client: TestClient, picture: np.ndarray) -> None:
+    for fmt in ("JPEG", "WEBP"):
+        facts = client.post("/api/v1/check", files={"image": ("a", encode(picture, fmt), "image/x")}).json()
+        assert facts["lossless"] is False and "PNG" in facts["exact"]
+    jpeg = encode(picture, "JPEG", quality=90)
+    decoded = np.asarray(Image.open(io.BytesIO(jpeg)))
+    r = post(client, jpeg, encode(hole()), output="png")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    out = np.asarray(Image.open(io.BytesIO(r.content)))
+    assert np.array_equal(out[hole() == 0], decoded[hole() == 0])  # exact: the JPEG's own decoded pixels
+    lossless = client.post("/api/v1/check", files={"image": ("a", encode(picture, "WEBP", lossless=True), "x")})
+    assert lossless.json()["lossless"] is True
+
+
+def test_check_and_preview_use_the_fill_rules(client: TestClient, picture: np.ndarray) -> None:
+    def check(data: bytes) -> Any:
+        return client.post("/api/v1/check", files={"image": ("x", data, "application/octet-stream")})
+
+    tiff = encode(picture, "TIFF")
+    facts = check(tiff).json()
+    assert facts == {**facts, "format": "TIFF", "width": 128, "height": 96, "lossless": True}
+    png = client.post("/api/v1/preview", files={"image": ("x", tiff, "image/tiff")})
+    assert png.headers["content-type"] == "image/png"
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png.content))), picture)
+    buf = io.BytesIO()
+    Image.fromarray(picture).save(buf, "GIF")
+    assert_error(check(buf.getvalue()), 415, "GIF")
+    data = encode(picture)
+    assert_error(check(data[: len(data) // 2]), 400, "truncated")
+    deep = io.BytesIO()
+    Image.fromarray(np.full((8, 8), 40000, np.uint16)).save(deep, "PNG")
+    assert_error(check(deep.getvalue()), 422, "mode")
+
+
+def test_mask_without_white_is_not_called_empty(client: TestClient, picture: np.ndarray) -> None:
+    dim = np.zeros((96, 128), np.uint8)
+    dim[:60] = 100  # a 0/100 mask: 62 % grey would be "not binary"; keep it mostly black
+    dim[:] = 0
+    dim[30:34, 40:44] = 100
+    body = assert_error(post(client, encode(picture), encode(dim)), 422, "brightest value is 100")
+    assert "empty" not in body["error"]
+
+
+def test_colour_mask_upload_is_a_hole(client: TestClient, picture: np.ndarray) -> None:
+    red = np.zeros((96, 128, 3), np.uint8)
+    red[30:50, 40:90, 0] = 255
+    r = post(client, encode(picture), encode(red))
+    assert r.status_code == 200, r.text
+    changed = (np.asarray(Image.open(io.BytesIO(r.content))) != picture).any(axis=2)
+    assert not changed[red[..., 0] == 0].any() and changed[red[..., 0] > 0].mean() > 0.5
+
+
+def test_dns_rebinding_host_is_refused(inpainter: Inpainter) -> None:
+    app = create_app(inpainter, allowed_hosts=["painter.lan"])
+    with TestClient(app, base_url="http://evil.example:8765") as c:
+        r = c.get("/api/v1/health", headers={"origin": "http://evil.example:8765"})
+        assert_error(r, 400, "evil.example")
+    for base in (
+        "http://127.0.0.1:8765",
+        "http://[::1]:8000",
+        "http://192.168.1.20:8000",
+        "http://localhost",
+        "http://painter.lan:80",
+    ):
+        with TestClient(app, base_url=base) as c:
+            assert c.get("/api/v1/health").status_code == 200, base
+
+
+def test_security_headers_on_every_answer(client: TestClient, picture: np.ndarray) -> None:
+    answers = [
+        client.get("/"),
+        client.get("/static/index.html"),
+        client.get("/static/js/painter.js"),
+        client.get("/api/v1/health"),
+        client.get("/static/nope.js"),
+        post(client, b"junk", encode(hole())),
+    ]
+    for r in answers:
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"], r.url
+        assert r.headers["x-content-type-options"] == "nosniff", r.url
+
+
+def test_docs_work_offline(client: TestClient) -> None:
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/openapi.json" in docs.text
+    assert "http://" not in docs.text and "https://" not in docs.text
+    assert "https://" not in client.get("/static/docs.js").text
+    assert client.get("/redoc").status_code == 404  # FastAPI's CDN pages are off
+
+
+def test_memory_budget_refuses_what_cannot_fit(inpainter: Inpainter, picture: np.ndarray) -> None:
+    cost = 128 * 96 * 24  # BYTES_PER_PIXEL for this image
+    with local(create_app(inpainter, memory_budget=cost - 1)) as c:
+        body = assert_error(post(c, encode(picture), encode(hole())), 413, "working memory")
+        assert body["detail"]["budget_bytes"] == cost - 1
+    gate = Gate(inpainter)
+    with local(create_app(gate, memory_budget=int(cost * 1.5), queue_size=3)) as c:
+        results: dict[str, Any] = {}
+        first = threading.Thread(target=lambda: results.setdefault("first", post(c, encode(picture), encode(hole()))))
+        first.start()
+        assert gate.entered.wait(30)
+        busy = post(c, encode(picture), encode(hole()))
+        gate.opened.set()
+        assert_error(busy, 503, "memory budget")
+        assert int(busy.headers["retry-after"]) >= 1
+        first.join(60)
+        assert results["first"].status_code == 200
+        assert c.app.state.gmcnn.budget.used == 0
+        assert post(c, encode(picture), encode(hole())).status_code == 200
+
+
+def test_job_progress_and_cancel(inpainter: Inpainter, picture: np.ndarray) -> None:
+    gate = Gate(inpainter)
+    with local(create_app(gate)) as c:
+        results: dict[str, Any] = {}
+
+        def send(job: str) -> None:
+            results[job] = post(c, encode(picture), encode(hole()), job=job, strategy="crop", process_size=64)
+
+        first = threading.Thread(target=send, args=("job-one-1234",))
+        first.start()
+        assert gate.entered.wait(30)
+        second = threading.Thread(target=send, args=("job-two-1234",))
+        second.start()
+        wait_until(lambda: c.get("/api/v1/jobs/job-two-1234").status_code == 200, "the second job to be known")
+        assert c.get("/api/v1/jobs/job-two-1234").json()["state"] == "queued"
+        assert c.delete("/api/v1/jobs/job-two-1234").status_code == 200  # cancelled while it waits
+        gate.opened.set()
+        first.join(60)
+        second.join(60)
+        assert results["job-one-1234"].status_code == 200
+        assert c.get("/api/v1/jobs/job-one-1234").json() == {"state": "done", "done": 1, "total": 1}
+        assert_error(results["job-two-1234"], 409, "cancelled")
+        assert c.get("/api/v1/jobs/job-two-1234").json()["state"] == "cancelled"
+        assert_error(c.get("/api/v1/jobs/never-seen-1"), 404, "no job")
+        assert_error(post(c, encode(picture), encode(hole()), job="../bad"), 422, "job")
+        assert c.app.state.queue.admitted == 0
+
+
+def test_health_bounds_are_the_form_bounds(client: TestClient) -> None:
+    options = client.get("/api/v1/health").json()["options"]
+    spec = client.get("/openapi.json").json()
+    ref = spec["paths"]["/api/v1/inpaint"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+    form = spec["components"]["schemas"][ref.split("/")[-1]]["properties"]
+    for name in ("grow", "feather"):
+        assert (form[name]["minimum"], form[name]["maximum"]) == (options[name]["minimum"], options[name]["maximum"])
+    process = next(a for a in form["process_size"]["anyOf"] if a.get("type") == "integer")
+    assert (process["minimum"], process["maximum"]) == (
+        options["process_size"]["minimum"],
+        options["process_size"]["maximum"],
+    )
+    assert options["strategy"]["choices"] == ["auto", "original", "resize", "crop"]
+
+
+def test_serve_without_the_web_extra_prints_a_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import argparse
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_uvicorn(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "uvicorn":
+            raise ModuleNotFoundError("No module named 'uvicorn'", name="uvicorn")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_uvicorn)
+    parser = argparse.ArgumentParser()
+    web_server.add_arguments(parser)
+    with pytest.raises(ValueError, match=r"web extra \(uvicorn is not installed\).*gmcnn\[web\]"):
+        web_server.run(parser.parse_args([]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,24 @@ def format_for_path(path: str | os.PathLike[str]) -> str:
 
 
 def _open(fp: Any, name: str, max_pixels: int) -> Image.Image:
+    img = _open_header(fp, name, max_pixels)
+    fmt = img.format
+    try:
+        img.load()
+        # In place: no second copy of a large image; the orientation is applied and the tag reset.
+        ImageOps.exif_transpose(img, in_place=True)
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(f"{name} is too large: more than {max_pixels:,} pixels") from None
+    except Exception as exc:  # noqa: BLE001  any decoder failure on user bytes is the file's fault, not ours
+        raise UserError(f"{name} is damaged or truncated ({type(exc).__name__}: {exc})") from None
+    img.format = fmt  # type: ignore[misc]  # a transpose may drop it; save_image(like=...) needs it
+    if fmt == "WEBP":
+        img.info["lossless"] = _webp_is_lossless(fp)  # PIL does not say; the encoder must know
+    return img
+
+
+def _open_header(fp: Any, name: str, max_pixels: int) -> Image.Image:
+    """Open lazily (the header only) and check the format and the size before any pixel is decoded."""
     try:
         with warnings.catch_warnings():
             # Our own pixel limit is checked below from the header; PIL's global one only for extreme files.
@@ -53,19 +72,67 @@ def _open(fp: Any, name: str, max_pixels: int) -> Image.Image:
         ) from None
     except Image.DecompressionBombError:
         raise ImageTooLarge(f"{name} is too large: more than {max_pixels:,} pixels") from None
+    except Exception as exc:  # noqa: BLE001  a cut-off or mangled header (PIL raises OSError, SyntaxError, ...)
+        raise UserError(f"{name} is damaged or truncated ({type(exc).__name__}: {exc})") from None
     fmt = img.format
     if fmt not in SUPPORTED_FORMATS:
         raise UnsupportedImage(f"{name} is a {fmt} image; supported formats are {', '.join(SUPPORTED_FORMATS)}")
     w, h = img.size
     if w * h > max_pixels:
-        raise ImageTooLarge(f"{name} is {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,}")
-    try:
-        img.load()
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{name} is damaged or truncated ({exc})") from None
-    oriented = ImageOps.exif_transpose(img)  # a copy with the orientation applied and the tag reset
-    oriented.format = fmt  # type: ignore[misc]  # PIL drops it on copies; save_image(like=...) needs it
-    return oriented
+        raise ImageTooLarge(
+            f"{name} is {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,} "
+            f"(gmcnn accepts up to {max_pixels / 1e6:g} MP here)"
+        )
+    if w <= 0 or h <= 0:
+        raise UserError(f"{name} is empty ({w}x{h})")
+    return img
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image file's header says, read without decoding its pixels."""
+
+    format: str
+    width: int
+    height: int
+    mode: str
+
+    @property
+    def decoded_bytes(self) -> int:
+        """Bytes of the decoded pixels (8 bits per band; 16-bit modes count double)."""
+        per_pixel = {"1": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I": 4, "F": 4}.get(self.mode, len(self.mode))
+        return self.width * self.height * max(1, per_pixel)
+
+
+def read_header(data: bytes, *, name: str = "upload", max_pixels: int = MAX_PIXELS) -> ImageHeader:
+    """Format, size and mode of an encoded image, with the same checks as :func:`decode_image` (no decoding).
+
+    The size is the stored one (before EXIF orientation): it bounds the memory a decode will need.
+    """
+    if not data:
+        raise UserError(f"{name} is empty (0 bytes)")
+    img = _open_header(io.BytesIO(data), name, max_pixels)
+    return ImageHeader(str(img.format), img.width, img.height, img.mode)
+
+
+def _webp_is_lossless(fp: Any) -> bool:
+    """True when a WebP file's image is VP8L (lossless); the RIFF chunks say it, PIL's ``info`` does not.
+
+    A simple file is ``RIFF size WEBP`` + one ``VP8 `` (lossy) or ``VP8L`` chunk; an extended one starts with
+    ``VP8X`` and holds its image chunk (or animation frames, read as lossy) further on.
+    """
+    fp.seek(0)
+    head = fp.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return False
+    while True:
+        chunk = fp.read(8)
+        if len(chunk) < 8:
+            return False
+        fourcc, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+        if fourcc in (b"VP8L", b"VP8 ", b"ANMF"):
+            return fourcc == b"VP8L"
+        fp.seek(size + (size & 1), 1)  # chunks are padded to an even size
 
 
 def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> Image.Image:
@@ -97,11 +164,17 @@ def _save_kwargs(image: Image.Image, fmt: str, like: Image.Image | None) -> dict
             exif[0x0112] = 1  # pixels are stored upright now; keep the tag from rotating them again
             kwargs["exif"] = exif.tobytes()
     if fmt == "JPEG":
-        kwargs.update(quality=95, subsampling=0)
+        # JPEG cannot be re-encoded exactly; quality 100 with full chroma drifts least (at most a few levels
+        # per generation, benchmarks/jpeg_drift.py). Ask for PNG output where every known pixel must stay.
+        kwargs.update(quality=100, subsampling=0)
     elif fmt == "PNG":
         kwargs["compress_level"] = 1  # lossless either way; level 6 costs 3x the time on 12 MP for ~3 % size
     elif fmt == "WEBP":
-        kwargs.update(lossless=bool(like is not None and like.info.get("lossless")), quality=95)
+        if like is not None and like.info.get("lossless"):
+            # exact=True keeps the colour under fully transparent pixels too (byte-identical RGBA).
+            kwargs.update(lossless=True, quality=100, exact=True)
+        else:
+            kwargs.update(lossless=False, quality=95)
     return kwargs
 
 

@@ -10,7 +10,7 @@ import time
 import webbrowser
 
 from gmcnn.errors import UserError
-from gmcnn.web.app import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_QUEUE_SIZE, create_app
+from gmcnn.web.limits import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MEMORY_BUDGET, DEFAULT_QUEUE_SIZE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,21 +31,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_UPLOAD_BYTES / 2**20,
         help=f"largest request body in MiB (default: {DEFAULT_MAX_UPLOAD_BYTES // 2**20})",
     )
+    parser.add_argument(
+        "--memory-budget-mb",
+        type=float,
+        default=DEFAULT_MEMORY_BUDGET / 2**20,
+        help="working memory for the images in flight, in MiB; more gets 503, one image needing more gets 413 "
+        f"(default: {DEFAULT_MEMORY_BUDGET // 2**20})",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the server answers to besides localhost and IP addresses (repeatable); other Host "
+        "headers get 400, which stops DNS rebinding",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
+    try:
+        import uvicorn
 
+        from gmcnn.web.app import create_app
+    except ModuleNotFoundError as exc:
+        raise UserError(
+            f"the painter needs the web extra ({exc.name} is not installed): python3 -m pip install 'gmcnn[web]'"
+        ) from None
     from gmcnn.inpainting.pipeline import Inpainter
 
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be between 0 and 65535, got {args.port}")
     if args.queue_size < 0:
         raise UserError(f"--queue-size must be >= 0, got {args.queue_size}")
-    if args.max_upload_mb <= 0:
-        raise UserError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
+    if args.max_upload_mb <= 0 or args.memory_budget_mb <= 0:
+        raise UserError("--max-upload-mb and --memory-budget-mb must be positive")
     inpainter = Inpainter.from_pretrained(args.model, device=args.device)
-    app = create_app(inpainter, max_upload_bytes=int(args.max_upload_mb * 2**20), queue_size=args.queue_size)
+    app = create_app(
+        inpainter,
+        max_upload_bytes=int(args.max_upload_mb * 2**20),
+        queue_size=args.queue_size,
+        memory_budget=int(args.memory_budget_mb * 2**20),
+        allowed_hosts=[*args.allowed_host, *([args.host] if not _is_ip(args.host) else [])],
+    )
     if not _is_loopback(args.host):
         print(
             f"gmcnn serve: listening on {args.host}: anyone who can reach this address can use the model "
@@ -57,6 +84,14 @@ def run(args: argparse.Namespace) -> int:
         threading.Thread(target=_open_when_started, args=(server, args.host), daemon=True).start()
     server.run()
     return 0
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
 
 
 def _is_loopback(host: str) -> bool:

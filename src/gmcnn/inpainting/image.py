@@ -129,7 +129,8 @@ def normalize_mask(mask: Any, size: tuple[int, int] | None = None) -> np.ndarray
     """Turn any accepted user mask into a bool ``HxW`` array, True = hole.
 
     Accepted: PIL "1", "L", "LA", "RGB", "RGBA", "P" (white / non-zero = hole; for RGBA with a real alpha channel,
-    the painted = opaque pixels are the hole), bool arrays, uint8 0/1 or 0/255, float in [0, 1]. Soft edges are
+    the painted = opaque pixels are the hole), bool arrays, uint8 0/1 or 0/255, float in [0, 1]. A colour mask
+    (PIL or numpy alike) reads as its brightest channel, so a pure red, green or blue stroke is a hole. Soft edges are
     thresholded at the middle of the range; a mask with more than 5 % grey pixels is refused as non-binary
     (it is probably a photo passed by mistake).
 
@@ -141,11 +142,13 @@ def normalize_mask(mask: Any, size: tuple[int, int] | None = None) -> np.ndarray
         if mask.mode == "RGBA" or mask.mode == "LA" or (mask.mode == "P" and "transparency" in mask.info):
             rgba = np.asarray(mask.convert("RGBA"))
             alpha = rgba[..., 3]
-            arr = alpha if alpha.min() < 255 else np.asarray(mask.convert("L"))
+            arr = alpha if alpha.min() < 255 else rgba[..., :3].max(axis=2)
         elif mask.mode == "1":
             arr = np.asarray(mask).astype(np.uint8) * 255
-        elif mask.mode in ("L", "RGB", "P"):
-            arr = np.asarray(mask.convert("L"))
+        elif mask.mode == "L":
+            arr = np.asarray(mask)
+        elif mask.mode in ("RGB", "P"):
+            arr = np.asarray(mask.convert("RGB")).max(axis=2)  # the same rule as a numpy colour mask
         else:
             raise UserError(f"unsupported mask mode {mask.mode!r}: expected a black/white L, 1, RGB or RGBA image")
     elif isinstance(mask, np.ndarray):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -127,8 +128,19 @@ class Inpainter:
         hole, weight = self._regions(P.split_image(image), mask, options or FillOptions())
         return self._plan(weight > 0, options or FillOptions())
 
-    def fill(self, image: Image.Image | np.ndarray, mask: Any, options: FillOptions | None = None) -> FillResult:
+    def fill(
+        self,
+        image: Image.Image | np.ndarray,
+        mask: Any,
+        options: FillOptions | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> FillResult:
         """Fill the masked pixels of ``image`` (see :meth:`__call__`) and report what ran.
+
+        Args:
+            progress: called as ``progress(windows_done, windows_total)`` before the first window and after each
+                one; an exception it raises stops the fill (that is how the web server cancels a job).
 
         Returns:
             A :class:`FillResult`: the filled image plus the plan, per-stage timings and the back end used.
@@ -149,8 +161,12 @@ class Inpainter:
         if plan.strategy == "original":
             self._check_memory(*user.size)
         out = user.rgb.copy()
-        for box in plan.windows:
+        for done, box in enumerate(plan.windows):
+            if progress is not None:
+                progress(done, len(plan.windows))
             self._fill_window(out, user.rgb, hole, weight, box, plan, result)
+        if progress is not None:
+            progress(len(plan.windows), len(plan.windows))
         result.image = P.merge_image(out, user)
         result.stages = ["model", *(["texture"] if "texture" in timings else []), "composite"]
         timings["total"] = time.perf_counter() - start

@@ -1,0 +1,350 @@
+"""The routes: fill, check an upload, preview it, job progress and cancel, health, the page and its docs.
+
+Every route reads the server's parts from ``request.app.state.gmcnn`` (a :class:`ServerState`); none holds
+state of its own. Uploads go through the same path everywhere: header checks (format, pixel limit, memory
+budget) before any pixel is decoded, then the decode, then the model on its one thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, Response
+from PIL import Image
+from starlette.concurrency import run_in_threadpool
+
+from gmcnn.errors import UserError
+from gmcnn.inpainting import image as P
+from gmcnn.inpainting.options import STRATEGIES, FillOptions
+from gmcnn.inpainting.pipeline import Inpainter
+from gmcnn.io import ImageHeader, decode_image, encode_image, read_header
+from gmcnn.version import __version__
+from gmcnn.web.errors import ERROR_RESPONSES, ApiError, from_user_error
+from gmcnn.web.limits import BYTES_PER_PIXEL
+from gmcnn.web.queue import Cancelled, Job, Jobs, MemoryBudget, ModelQueue, Slot
+
+STATIC_DIR = Path(__file__).parent / "static"  # inside the package, never the working directory
+CHECK_BYTES_PER_PIXEL = 8  # a check or preview decodes and (for preview) encodes, without the model
+LOSSLESS = ("PNG", "BMP", "TIFF")
+# The fill options as the form, /api/v1/health and the page read them: defined once, in FillOptions.
+OPTIONS: dict[str, dict[str, Any]] = FillOptions.schema()
+OUTPUTS = ("same", "png")
+IMAGE_TYPES: dict[str, Any] = {t: {} for t in ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/tiff")}
+
+
+@dataclass
+class ServerState:
+    """The parts every route uses: the model, its queue, the memory budget, jobs and the limits."""
+
+    inpainter: Inpainter
+    queue: ModelQueue
+    budget: MemoryBudget
+    jobs: Jobs
+    max_upload_bytes: int
+    max_pixels: int
+
+
+def _state(request: Request) -> ServerState:
+    return request.app.state.gmcnn  # type: ignore[no-any-return]
+
+
+def _form(name: str) -> Any:
+    """The HTTP form field of fill option ``name``: bounds and help from :class:`FillOptions`, nothing restated."""
+    o = OPTIONS[name]
+    extra = {"enum": o["choices"]} if "choices" in o else None
+    return Form(ge=o.get("minimum"), le=o.get("maximum"), description=o["help"], json_schema_extra=extra)
+
+
+router = APIRouter()
+
+
+# ------------------------------------------------------------------------------------------------ uploads
+def _header(data: bytes, field: str, max_pixels: int) -> ImageHeader:
+    if not data:
+        raise ApiError(422, f"the '{field}' upload is empty (0 bytes)", {"field": field})
+    try:
+        return read_header(data, name=f"'{field}'", max_pixels=max_pixels)
+    except UserError as exc:
+        raise from_user_error(exc, field) from None
+
+
+def _decode(data: bytes, field: str, max_pixels: int) -> Image.Image:
+    try:
+        return decode_image(data, name=f"'{field}'", max_pixels=max_pixels)
+    except UserError as exc:
+        raise from_user_error(exc, field) from None
+
+
+def _reserve(state: ServerState, headers: list[ImageHeader], per_pixel: int) -> Slot:
+    """Reserve the working memory these uploads will need, from their headers (nothing decoded yet)."""
+    pixels = max(h.width * h.height for h in headers)
+    first = headers[0]
+    what = f"a {first.width}x{first.height} {first.format} image"
+    return state.budget.reserve(pixels * per_pixel, what, state.queue.mean_seconds * max(1, state.queue.admitted))
+
+
+def _hole(mask_image: Image.Image, source: Image.Image) -> np.ndarray:
+    """The mask as bool HxW; an empty one is refused with what its brightest pixel was."""
+    if mask_image.size != source.size:
+        (iw, ih), (mw, mh) = source.size, mask_image.size
+        raise ApiError(
+            422,
+            f"the mask is {mw}x{mh} but the image is {iw}x{ih}; they must be the same size",
+            {"image_size": [iw, ih], "mask_size": [mw, mh]},
+        )
+    try:
+        hole = P.normalize_mask(mask_image, size=(source.height, source.width))
+    except UserError as exc:
+        raise ApiError(422, str(exc), {"field": "mask"}) from None
+    if not hole.any():
+        top = int(np.asarray(mask_image.convert("RGB")).max())
+        if top == 0:
+            raise ApiError(422, "the mask is empty: paint the part to fill in white (non-zero) and send it again")
+        raise ApiError(
+            422,
+            f"the mask has no hole pixels: its brightest value is {top} of 255, and only values above 127 "
+            "(or exactly 1 in a 0/1 mask) mark holes; paint the part to fill in white",
+            {"field": "mask", "brightest": top},
+        )
+    return hole
+
+
+def _prepare(image_bytes: bytes, mask_bytes: bytes, max_pixels: int) -> tuple[Image.Image, np.ndarray]:
+    """Decode and check an (image, mask) upload pair; ``ApiError`` with the right status otherwise."""
+    source = _decode(image_bytes, "image", max_pixels)
+    mask_image = _decode(mask_bytes, "mask", max_pixels)
+    hole = _hole(mask_image, source)
+    del mask_image
+    return source, hole
+
+
+def _exactness(source: Image.Image) -> dict[str, Any]:
+    """What the answer keeps exactly, for the page and the docs."""
+    fmt = source.format or "PNG"
+    lossless = fmt in LOSSLESS or (fmt == "WEBP" and bool(source.info.get("lossless")))
+    if lossless:
+        text = f"{fmt}{' (lossless)' if fmt == 'WEBP' else ''}: pixels outside the mask come back byte-identical"
+    else:
+        text = (
+            f"{fmt} is lossy: the result is encoded again, so pixels outside the mask may change by a few levels; "
+            "ask for a PNG result to keep them exact"
+        )
+    return {"lossless": lossless, "exact": text}
+
+
+# ------------------------------------------------------------------------------------------------ fill
+@router.post(
+    "/api/v1/inpaint",
+    summary="Fill the masked part of an image",
+    response_class=Response,
+    responses={
+        200: {"content": IMAGE_TYPES, "description": "the filled image, in the upload's format"},
+        **ERROR_RESPONSES,
+    },
+)
+async def inpaint(
+    request: Request,
+    image: Annotated[UploadFile, File(description="the photo (PNG, JPEG, WEBP, BMP or TIFF)")],
+    mask: Annotated[UploadFile, File(description="same size as the image; white / non-zero = hole")],
+    strategy: Annotated[str, _form("strategy")] = OPTIONS["strategy"]["default"],
+    process_size: Annotated[int | None, _form("process_size")] = None,
+    grow: Annotated[int, _form("grow")] = OPTIONS["grow"]["default"],
+    feather: Annotated[int, _form("feather")] = OPTIONS["feather"]["default"],
+    margin: Annotated[float | None, _form("margin")] = None,
+    texture: Annotated[str, _form("texture")] = OPTIONS["texture"]["default"],
+    output: Annotated[str, Form(description="'same' = the upload's format, 'png' = lossless PNG")] = "same",
+    job: Annotated[
+        str | None, Form(description="a new random id: poll GET /api/v1/jobs/{id}, cancel with DELETE")
+    ] = None,
+) -> Response:
+    if strategy not in STRATEGIES:
+        raise ApiError(422, f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+    if output not in OUTPUTS:
+        raise ApiError(422, f"unknown output {output!r}: use one of {', '.join(OUTPUTS)}", {"field": "output"})
+    state = _state(request)
+    tracked = state.jobs.start(job) if job else None
+    try:
+        options = FillOptions.from_kwargs(
+            strategy=strategy, process_size=process_size, grow=grow, feather=feather, margin=margin, texture=texture
+        )
+    except UserError as exc:
+        raise ApiError(422, str(exc)) from None
+    slot = state.queue.admit()
+    memory: Slot | None = None
+    try:
+        image_bytes, mask_bytes = await image.read(), await mask.read()
+        heads = [_header(image_bytes, "image", state.max_pixels), _header(mask_bytes, "mask", state.max_pixels)]
+        memory = _reserve(state, heads, BYTES_PER_PIXEL)
+        source, hole = await run_in_threadpool(_prepare, image_bytes, mask_bytes, state.max_pixels)
+        del image_bytes, mask_bytes
+        result, info = await _run_fill(state, slot, tracked, source, hole, options)
+        fmt = "PNG" if output == "png" else (source.format or "PNG")  # decode_image always sets it
+        body = await run_in_threadpool(encode_image, result, fmt, like=source)
+    finally:
+        if not slot.handed_over:
+            slot.release()
+        if memory is not None:
+            memory.release()
+    headers = {"X-Gmcnn-Strategy": str(info.get("strategy", strategy)), "X-Gmcnn-Windows": str(info.get("windows", 0))}
+    if "seconds" in info:
+        headers["X-Gmcnn-Seconds"] = f"{float(info['seconds']):.3f}"
+    return Response(body, media_type=Image.MIME.get(fmt, "application/octet-stream"), headers=headers)
+
+
+async def _run_fill(
+    state: ServerState, slot: Slot, job: Job | None, source: Image.Image, hole: np.ndarray, options: FillOptions
+) -> tuple[Any, dict[str, Any]]:
+    """Run the model on its thread; 409 if the job is cancelled, 422 for a mode the model cannot fill."""
+    inpainter = state.inpainter
+
+    def fill() -> tuple[Any, dict[str, Any]]:
+        done = inpainter.fill(source, hole, options, progress=job.progress if job is not None else None)
+        return done.image, done.info()
+
+    try:
+        result, info = await state.queue.run(slot, fill)
+    except Cancelled:
+        if job is not None:
+            job.state = "cancelled"
+        raise ApiError(409, "the fill was cancelled", {"job": "cancelled"}) from None
+    except UserError as exc:  # e.g. an image mode the model cannot fill
+        if job is not None:
+            job.state = "failed"
+        raise ApiError(422, str(exc)) from None
+    if job is not None:
+        job.state = "done"
+    return result, info
+
+
+@router.get("/api/v1/jobs/{job_id}", summary="Progress of a fill: windows done out of total")
+def job_progress(request: Request, job_id: str) -> dict[str, Any]:
+    return _state(request).jobs.get(job_id).to_dict()
+
+
+@router.delete("/api/v1/jobs/{job_id}", summary="Cancel a fill (it stops before its next window)")
+def cancel_job(request: Request, job_id: str) -> dict[str, Any]:
+    job = _state(request).jobs.get(job_id)
+    job.cancelled.set()
+    return job.to_dict()
+
+
+# ------------------------------------------------------------------------------------------------ check
+def _check(data: bytes, max_pixels: int, preview: bool) -> tuple[dict[str, Any], bytes | None]:
+    source = _decode(data, "image", max_pixels)
+    try:
+        P.split_image(source)  # the model's own rule for the modes it fills
+    except UserError as exc:
+        raise ApiError(422, str(exc), {"field": "image"}) from None
+    facts = {"format": source.format, "width": source.width, "height": source.height, "mode": source.mode}
+    return {**facts, **_exactness(source)}, encode_image(source, "PNG") if preview else None
+
+
+async def _checked(request: Request, image: UploadFile, preview: bool) -> tuple[dict[str, Any], bytes | None]:
+    state = _state(request)
+    data = await image.read()
+    memory = _reserve(state, [_header(data, "image", state.max_pixels)], CHECK_BYTES_PER_PIXEL)
+    try:
+        return await run_in_threadpool(_check, data, state.max_pixels, preview)
+    finally:
+        memory.release()
+
+
+@router.post(
+    "/api/v1/check", summary="Check an image with the server's rules before painting", responses=ERROR_RESPONSES
+)
+async def check(
+    request: Request, image: Annotated[UploadFile, File(description="the photo to check")]
+) -> dict[str, Any]:
+    """Decode the upload as a fill would and say what the answer keeps exactly; the same 4xx as a fill."""
+    facts, _ = await _checked(request, image, preview=False)
+    return facts
+
+
+@router.post(
+    "/api/v1/preview",
+    summary="The image as PNG, for browsers that cannot show its format (TIFF)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **ERROR_RESPONSES},
+)
+async def preview(request: Request, image: Annotated[UploadFile, File(description="the photo")]) -> Response:
+    _, png = await _checked(request, image, preview=True)
+    return Response(png, media_type="image/png")
+
+
+@router.post(
+    "/api/v1/mask",
+    summary="How the server reads a mask file: the holes as a black/white PNG (white = hole)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **ERROR_RESPONSES},
+)
+async def read_mask(request: Request, mask: Annotated[UploadFile, File(description="a mask image")]) -> Response:
+    """The page loads mask files through this, so that colours, alpha and 0/1 masks read as in a fill."""
+    state = _state(request)
+    data = await mask.read()
+    memory = _reserve(state, [_header(data, "mask", state.max_pixels)], CHECK_BYTES_PER_PIXEL)
+    try:
+        png = await run_in_threadpool(_mask_png, data, state.max_pixels)
+    finally:
+        memory.release()
+    return Response(png, media_type="image/png")
+
+
+def _mask_png(data: bytes, max_pixels: int) -> bytes:
+    image = _decode(data, "mask", max_pixels)
+    try:
+        hole = P.normalize_mask(image)
+    except UserError as exc:
+        raise ApiError(422, str(exc), {"field": "mask"}) from None
+    return encode_image(Image.fromarray(hole.astype(np.uint8) * 255), "PNG")
+
+
+# ------------------------------------------------------------------------------------------------ facts, page
+def model_summary(inpainter: Inpainter) -> dict[str, Any]:
+    """Name, width and training facts of the loaded model, from its export metadata."""
+    meta = inpainter.meta
+    training = meta.get("training") or {}
+    return {
+        "name": inpainter.name,
+        "cnum": (meta.get("config") or {}).get("cnum"),
+        "contract": inpainter.contract.to_dict(),
+        # image_size falls back to the Inpainter's assumption (256) so the page can always size its warning.
+        "training": {"image_size": inpainter.train_size, "mask_type": training.get("mask_type")},
+    }
+
+
+@router.get("/api/v1/health", summary="Model and server facts, the fill options and their bounds")
+def health(request: Request) -> dict[str, Any]:
+    state = _state(request)
+    return {
+        "status": "ok",
+        "version": __version__,
+        "model": model_summary(state.inpainter),
+        "strategies": list(STRATEGIES),
+        "options": OPTIONS,
+        "defaults": {name: o["default"] for name, o in OPTIONS.items()},
+        "limits": {
+            "max_upload_bytes": state.max_upload_bytes,
+            "max_pixels": state.max_pixels,
+            "memory_budget_bytes": state.budget.total,
+            "queue_capacity": state.queue.capacity,
+            "process_size": [OPTIONS["process_size"]["minimum"], OPTIONS["process_size"]["maximum"]],
+            "grow": OPTIONS["grow"]["maximum"],
+            "feather": OPTIONS["feather"]["maximum"],
+        },
+        "queue": {"in_progress": state.queue.admitted},
+    }
+
+
+@router.get("/", include_in_schema=False)
+def page() -> Response:
+    return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/docs", include_in_schema=False)
+def docs() -> Response:
+    """The API reference, rendered by our own script from /openapi.json (no CDN: works offline)."""
+    return FileResponse(STATIC_DIR / "docs.html", headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,151 @@
+// The settings panel and the buttons: option bounds from the server, the status line, busy and progress.
+import { DETAIL_STEPS, S, el } from "./state.js";
+
+const LARGE_HOLE_DEPTH = 0.25; // of the training size, at processing scale: a hole half as wide as it
+const LARGE_COVERAGE = 0.4;
+
+export function setStatus(text, kind = "") {
+  el.status.textContent = text;
+  el.status.className = kind;
+}
+
+/** The option sliders take their bounds and defaults from the server's /api/v1/health "options". */
+export function applyBounds(options) {
+  for (const name of ["grow", "feather"]) {
+    const o = options[name];
+    el[name].min = o.minimum;
+    el[name].max = o.maximum;
+    el[name].value = o.default;
+  }
+  const p = options.process_size;
+  S.detailSteps = [null, ...DETAIL_STEPS.filter((v) => v >= p.minimum && v <= p.maximum)];
+  el.detail.max = S.detailSteps.length - 1;
+  el.detail.value = 0;
+  el.strategy.value = options.strategy.default;
+  for (const option of el.strategy.options) option.disabled = !options.strategy.choices.includes(option.value);
+}
+
+/** The process size the Detail slider asks for; null = the server's default. */
+export function detailValue() {
+  return (S.detailSteps || [null])[Number(el.detail.value)] || null;
+}
+
+/** The fill options as the form fields of POST /api/v1/inpaint. */
+export function fillFields() {
+  return {
+    strategy: el.strategy.value,
+    process_size: detailValue(),
+    grow: el.grow.value,
+    feather: el.feather.value,
+    output: el.lossless.checked && !el.losslessRow.hidden ? "png" : "same",
+  };
+}
+
+export function setBusy(on) {
+  S.busy = on;
+  document.body.dataset.busy = String(on);
+  el.busy.hidden = !on;
+  clearInterval(S.busyTimer);
+  el.progress.removeAttribute("value");
+  if (on) {
+    const t0 = performance.now();
+    S.busyNote = "";
+    S.busyTimer = setInterval(() => {
+      const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+      el.busyText.textContent = `${S.busyNote || "Filling…"} ${seconds} s`;
+    }, 100);
+  }
+  updateUi();
+}
+
+/** The server's progress of the running fill: windows done out of total. */
+export function showProgress({ state, done, total }) {
+  if (!S.busy || !total) return;
+  el.progress.max = total;
+  el.progress.value = done;
+  S.busyNote = state === "queued" ? "Waiting for the model…" : `Filling: window ${Math.min(done + 1, total)} of ${total}…`;
+  document.body.dataset.progress = `${done}/${total}`;
+}
+
+/** How the model will see the holes, mirroring the server's choice of strategy and window. */
+function processingPlan() {
+  const defaults = S.health ? S.health.defaults : { process_size: 512 };
+  const P = detailValue() || defaults.process_size;
+  const T = (S.health && S.health.model.training.image_size) || 256;
+  const long = Math.max(S.W, S.H);
+  let strategy = el.strategy.value;
+  if (strategy === "auto") strategy = long <= P ? "original" : "crop";
+  const plan = { strategy, P, T, scale: strategy === "resize" ? Math.min(1, P / long) : 1, depth: 0 };
+  let widest = 0;
+  for (const b of S.holes.boxes) {
+    const side = Math.max(b.w, b.h);
+    let scale = plan.scale;
+    if (strategy === "crop") {
+      const win = Math.min(long, Math.max(side + 2 * Math.max(32, 0.5 * side), T));
+      scale = Math.min(1, P / win);
+    }
+    if (side * scale > widest) { widest = side * scale; plan.scale = scale; }
+    plan.depth = Math.max(plan.depth, b.depth * scale);
+  }
+  return plan;
+}
+
+function warnings(plan, pct) {
+  const out = [];
+  // Depth, not the box, decides: a long thin stroke has a large box but every pixel is near known context.
+  // Training holes were at most about half the training size wide, i.e. a depth of a quarter of it.
+  if (plan.depth > LARGE_HOLE_DEPTH * plan.T) {
+    out.push(`The thickest hole is about ${Math.round(2 * plan.depth)} px wide as the model sees it; ` +
+      `it was trained on ${plan.T} px images with holes up to about ${Math.round(plan.T / 2)} px wide. ` +
+      `Expect a blurry fill: fill it in smaller pieces${plan.strategy !== "original" ? " or lower Detail" : ""}.`);
+  }
+  if (pct > 100 * LARGE_COVERAGE) out.push(`The mask covers ${pct.toFixed(0)}% of the image: little context is left to fill from.`);
+  return out;
+}
+
+export function updatePanel() {
+  const detail = detailValue();
+  const fallback = S.health ? S.health.defaults.process_size : 512;
+  el.detailOut.textContent = detail ? `${detail} px` : `auto (${fallback} px)`;
+  el.growOut.textContent = `${el.grow.value} px`;
+  el.featherOut.textContent = `${el.feather.value} px`;
+  el.mask.style.opacity = Number(el.opacity.value) / 100;
+  el.opacityOut.textContent = `${el.opacity.value}%`;
+  if (!S.image) return;
+  el.factSize.textContent = `${S.W}×${S.H} (${(S.W * S.H / 1e6).toFixed(1)} MP)`;
+  const pct = (100 * S.holes.count) / (S.W * S.H);
+  const parts = S.holes.boxes.length;
+  el.factHole.textContent = S.holes.count
+    ? `${pct < 0.1 ? pct.toFixed(2) : pct.toFixed(1)}% · ${parts} part${parts > 1 ? "s" : ""}`
+    : "none yet";
+  el.factExact.textContent = S.facts ? S.facts.exact : "—";
+  el.losslessRow.hidden = !S.facts || S.facts.lossless;
+  const plan = processingPlan();
+  const how = {
+    original: "the whole image at full size",
+    resize: `the whole image scaled to ${plan.P} px`,
+    crop: `a window around each hole, scaled to ≤ ${plan.P} px`,
+  }[plan.strategy];
+  el.strategyHint.textContent = `→ ${plan.strategy}: the model sees ${how}` +
+    (S.holes.count ? ` (holes at ${Math.round(plan.scale * 100)}% scale).` : ".");
+  const list = warnings(plan, pct);
+  el.warning.hidden = !list.length;
+  el.warning.textContent = list.join(" ");
+}
+
+export function updateUi() {
+  const has = Boolean(S.image);
+  const filled = S.undo.some((e) => e.kind === "image");
+  el.undo.disabled = !S.undo.length;
+  el.redo.disabled = !S.redo.length;
+  el.clear.disabled = !S.holes.count;
+  el.fill.disabled = !has || S.busy || !S.holes.count;
+  el.download.disabled = !has || S.image === S.original;
+  el.downloadMask.disabled = !has || (!S.holes.count && !filled);
+  el.uploadMask.disabled = !has;
+  el.compare.disabled = !has || S.image === S.original;
+  document.body.dataset.undo = String(S.undo.length);
+  document.body.dataset.fills = String(S.fills);
+  document.body.dataset.saved = String(S.saved);
+  updatePanel();
+}
