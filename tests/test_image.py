@@ -54,6 +54,27 @@ def test_soft_edges_are_thresholded_but_a_photo_is_refused(photo: np.ndarray) ->
         P.normalize_mask(photo[..., 0])
 
 
+@pytest.mark.parametrize("colour", [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (250, 40, 120)])
+def test_colour_masks_read_the_same_as_numpy_and_pil(colour: tuple[int, int, int]) -> None:
+    """One rule for both types: a colour mask is its brightest channel, so any bright stroke is a hole."""
+    arr = np.zeros((16, 16, 3), np.uint8)
+    arr[4:12, 2:10] = colour
+    expected = np.zeros((16, 16), bool)
+    expected[4:12, 2:10] = True
+    as_numpy = P.normalize_mask(arr)
+    as_pil = P.normalize_mask(Image.fromarray(arr))
+    as_rgba = P.normalize_mask(Image.fromarray(np.dstack([arr, np.full((16, 16), 255, np.uint8)])))  # opaque
+    as_palette = P.normalize_mask(Image.fromarray(arr).convert("P"))
+    for got in (as_numpy, as_pil, as_rgba, as_palette):
+        assert np.array_equal(got, expected)
+
+
+def test_dark_colour_masks_are_no_hole_for_either_type() -> None:
+    arr = np.zeros((16, 16, 3), np.uint8)
+    arr[4:6, 2:4] = (100, 20, 0)  # brightest channel 100 <= 127: not a hole, for numpy and PIL alike
+    assert not P.normalize_mask(arr).any() and not P.normalize_mask(Image.fromarray(arr)).any()
+
+
 def test_mask_size_mismatch_names_both_sizes() -> None:
     with pytest.raises(UserError, match=r"mask size 3x2 does not match image size 5x4"):
         P.normalize_mask(np.zeros((2, 3), bool), (4, 5))

@@ -643,3 +643,29 @@ def test_serve_without_the_web_extra_prints_a_hint(monkeypatch: pytest.MonkeyPat
     web_server.add_arguments(parser)
     with pytest.raises(ValueError, match=r"web extra \(uvicorn is not installed\).*gmcnn\[web\]"):
         web_server.run(parser.parse_args([]))
+
+
+def test_plan_is_the_fill_plan(client: TestClient, inpainter: Inpainter, picture: np.ndarray) -> None:
+    from gmcnn.inpainting.options import FillOptions
+
+    mask = hole()
+    files = {"mask": ("m.png", encode(mask), "image/png")}
+    r = client.post("/api/v1/plan", files=files, data={"strategy": "crop", "process_size": "64", "grow": "2"})
+    assert r.status_code == 200, r.text
+    expected = inpainter.plan(picture, mask, FillOptions(strategy="crop", process_size=64, grow=2)).to_dict()
+    assert {k: v for k, v in r.json().items() if k != "trained_size"} == expected
+    assert r.json()["trained_size"] == 64
+    filled = post(client, encode(picture), encode(mask), strategy="crop", process_size=64, grow=2)
+    assert filled.headers["x-gmcnn-windows"] == str(len(expected["windows"]))
+    assert_error(client.post("/api/v1/plan", files=files, data={"grow": "100000"}), 422, "grow")
+
+
+def test_mask_files_are_read_by_the_server_rule(client: TestClient) -> None:
+    red = np.zeros((20, 30, 4), np.uint8)
+    red[5:10, 5:20] = (255, 0, 0, 255)  # a painted layer: alpha marks the hole
+    r = client.post("/api/v1/mask", files={"mask": ("m.png", encode(red), "image/png")})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    out = np.asarray(Image.open(io.BytesIO(r.content)))
+    assert out.dtype == np.uint8 and set(np.unique(out)) == {0, 255}
+    assert np.array_equal(out == 255, red[..., 3] > 0)
+    assert_error(client.post("/api/v1/mask", files={"mask": ("m.png", b"junk", "image/png")}), 415, "not an image")

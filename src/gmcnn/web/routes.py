@@ -7,6 +7,7 @@ budget) before any pixel is decoded, then the decode, then the model on its one 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -218,6 +219,45 @@ async def _run_fill(
     if job is not None:
         job.state = "done"
     return result, info
+
+
+@router.post(
+    "/api/v1/plan", summary="What a fill of this mask would do: strategy and windows", responses=ERROR_RESPONSES
+)
+async def plan(
+    request: Request,
+    mask: Annotated[UploadFile, File(description="the mask (white / non-zero = hole), at the image's size")],
+    strategy: Annotated[str, _form("strategy")] = OPTIONS["strategy"]["default"],
+    process_size: Annotated[int | None, _form("process_size")] = None,
+    grow: Annotated[int, _form("grow")] = OPTIONS["grow"]["default"],
+    feather: Annotated[int, _form("feather")] = OPTIONS["feather"]["default"],
+    margin: Annotated[float | None, _form("margin")] = None,
+) -> dict[str, Any]:
+    """The server's own plan (the page shows it instead of guessing the server's rules)."""
+    state = _state(request)
+    try:
+        options = FillOptions.from_kwargs(
+            strategy=strategy, process_size=process_size, grow=grow, feather=feather, margin=margin
+        )
+    except UserError as exc:
+        raise ApiError(422, str(exc)) from None
+    data = await mask.read()
+    memory = _reserve(state, [_header(data, "mask", state.max_pixels)], CHECK_BYTES_PER_PIXEL)
+    try:
+        return await run_in_threadpool(_plan, state.inpainter, data, state.max_pixels, options)
+    finally:
+        memory.release()
+
+
+def _plan(inpainter: Inpainter, data: bytes, max_pixels: int, options: FillOptions) -> dict[str, Any]:
+    image = _decode(data, "mask", max_pixels)
+    try:
+        hole = P.normalize_mask(image)
+        planned = inpainter.plan(np.zeros(hole.shape, np.uint8), hole, options)
+    except UserError as exc:
+        raise ApiError(422, str(exc), {"field": "mask"}) from None
+    plain = json.loads(json.dumps(planned.to_dict(), default=int))  # window corners may be numpy integers
+    return {**plain, "trained_size": inpainter.train_size}
 
 
 @router.get("/api/v1/jobs/{job_id}", summary="Progress of a fill: windows done out of total")

@@ -115,3 +115,10 @@ export function cancel() {
 export async function readMask(blob, name) {
   return (await call("/api/v1/mask", { method: "POST", body: formOf({ mask: [blob, name] }) })).blob();
 }
+
+/** The server's plan for a fill of this mask with these options: strategy and windows (what the model sees). */
+export async function plan(maskBlob, fields) {
+  const { strategy, process_size, grow, feather } = fields;
+  const body = formOf({ mask: [maskBlob, "mask.png"], strategy, process_size, grow, feather });
+  return (await call("/api/v1/plan", { method: "POST", body })).json();
+}

@@ -124,6 +124,7 @@ export function analyseHoles() {
       }
     }
     boxes.push({
+      x: x0 * cell, y: y0 * cell,
       w: Math.min(W, (x1 + 1) * cell) - x0 * cell,
       h: Math.min(H, (y1 + 1) * cell) - y0 * cell,
       depth: (deepest + 0.5) * cell, // px from the deepest hole pixel to known pixels (within a cell)

@@ -28,6 +28,27 @@ function afterChange(message) {
   mask.analyseHoles();
   updateUi();
   if (message) setStatus(message);
+  askPlan();
+}
+
+/** Ask the server how it would fill the current mask (debounced; a stale answer is dropped). */
+function askPlan() {
+  clearTimeout(S.planTimer);
+  if (!S.image || !S.holes.count) {
+    S.plan = null;
+    updateUi();
+    return;
+  }
+  const asked = (S.planAsked += 1);
+  S.planTimer = setTimeout(async () => {
+    try {
+      const answer = await api.plan(await mask.encodeMaskPng(S.bits, S.W, S.H), fillFields());
+      if (asked === S.planAsked) S.plan = answer;
+    } catch {
+      if (asked === S.planAsked) S.plan = null; // the fill itself will say what is wrong
+    }
+    updateUi();
+  }, 250);
 }
 
 // ------------------------------------------------------------------------------------------------ images
@@ -383,7 +404,8 @@ function wireButtons() {
   openFrom(el.maskFile, loadMask);
   for (const b of document.querySelectorAll("[data-tool]")) b.addEventListener("click", () => view.setTool(b.dataset.tool));
   el.size.addEventListener("input", () => view.setSize(Number(el.size.value)));
-  for (const input of [el.opacity, el.strategy, el.detail, el.grow, el.feather, el.lossless]) input.addEventListener("input", updateUi);
+  for (const input of [el.opacity, el.lossless]) input.addEventListener("input", updateUi);
+  for (const input of [el.strategy, el.detail, el.grow, el.feather]) input.addEventListener("input", () => afterChange());
   el.undo.addEventListener("click", undo);
   el.redo.addEventListener("click", redo);
   el.clear.addEventListener("click", clearMask);

@@ -67,26 +67,22 @@ export function showProgress({ state, done, total }) {
   document.body.dataset.progress = `${done}/${total}`;
 }
 
-/** How the model will see the holes, mirroring the server's choice of strategy and window. */
+/** How the model will see the holes: the server's plan (S.plan), applied to the page's hole analysis. */
 function processingPlan() {
-  const defaults = S.health ? S.health.defaults : { process_size: 512 };
-  const P = detailValue() || defaults.process_size;
-  const T = (S.health && S.health.model.training.image_size) || 256;
-  const long = Math.max(S.W, S.H);
-  let strategy = el.strategy.value;
-  if (strategy === "auto") strategy = long <= P ? "original" : "crop";
-  const plan = { strategy, P, T, scale: strategy === "resize" ? Math.min(1, P / long) : 1, depth: 0 };
+  const server = S.plan;
+  const T = server ? server.trained_size : (S.health && S.health.model.training.image_size) || 256;
+  const P = server ? server.process_size : detailValue() || (S.health ? S.health.defaults.process_size : 512);
+  const plan = { strategy: server && server.strategy !== "none" ? server.strategy : el.strategy.value, P, T, scale: 1, depth: 0 };
+  const windows = server ? server.windows : [];
   let widest = 0;
   for (const b of S.holes.boxes) {
+    const w = windows.find((v) => v.left <= b.x && v.top <= b.y && v.left + v.width >= b.x + b.w && v.top + v.height >= b.y + b.h);
+    const scale = w ? w.scaled_width / w.width : 1;
     const side = Math.max(b.w, b.h);
-    let scale = plan.scale;
-    if (strategy === "crop") {
-      const win = Math.min(long, Math.max(side + 2 * Math.max(32, 0.5 * side), T));
-      scale = Math.min(1, P / win);
-    }
     if (side * scale > widest) { widest = side * scale; plan.scale = scale; }
     plan.depth = Math.max(plan.depth, b.depth * scale);
   }
+  plan.windows = windows.length;
   return plan;
 }
 
@@ -126,8 +122,9 @@ export function updatePanel() {
     resize: `the whole image scaled to ${plan.P} px`,
     crop: `a window around each hole, scaled to ≤ ${plan.P} px`,
   }[plan.strategy];
-  el.strategyHint.textContent = `→ ${plan.strategy}: the model sees ${how}` +
-    (S.holes.count ? ` (holes at ${Math.round(plan.scale * 100)}% scale).` : ".");
+  el.strategyHint.textContent = !how ? "" : `→ ${plan.strategy}: the model sees ${how}` +
+    (S.holes.count && S.plan ? ` (${plan.windows} window${plan.windows > 1 ? "s" : ""}, holes at ` +
+      `${Math.round(plan.scale * 100)}% scale).` : ".");
   const list = warnings(plan, pct);
   el.warning.hidden = !list.length;
   el.warning.textContent = list.join(" ");

@@ -24,6 +24,8 @@ export const ctx = el.mask.getContext("2d", { willReadFrequently: true });
 export const S = {
   health: null, // GET /api/v1/health: model, fill options with their bounds, limits
   facts: null, // POST /api/v1/check of the opened image: format, size, what is exact
+  plan: null, // POST /api/v1/plan of the current mask and options: the server's strategy and windows
+  planAsked: 0, planTimer: 0, detailSteps: null,
   fileName: "image.png", stem: "image", ext: "png",
   W: 0, H: 0,
   original: null, // {blob, url} as opened
