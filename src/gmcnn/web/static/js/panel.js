@@ -122,7 +122,9 @@ export function updatePanel() {
     resize: `the whole image scaled to ${plan.P} px`,
     crop: `a window around each hole, scaled to ≤ ${plan.P} px`,
   }[plan.strategy];
-  el.strategyHint.textContent = !how ? "" : `→ ${plan.strategy}: the model sees ${how}` +
+  const asked = { auto: "the server picks original or crop by the image's size", original: how, resize: how, crop: how };
+  if (!S.plan) el.strategyHint.textContent = S.holes.count ? "→ asking the server for its plan…" : `→ ${asked[plan.strategy]}.`;
+  else el.strategyHint.textContent = !how ? "" : `→ ${plan.strategy}: the model sees ${how}` +
     (S.holes.count && S.plan ? ` (${plan.windows} window${plan.windows > 1 ? "s" : ""}, holes at ` +
       `${Math.round(plan.scale * 100)}% scale).` : ".");
   const list = warnings(plan, pct);
