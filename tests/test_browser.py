@@ -20,8 +20,8 @@ from PIL import Image
 
 from gmcnn import Inpainter
 from gmcnn.web import create_app
-from gmcnn.web.chromium import CHROMIUM, LAUNCH_ARGS
 from gmcnn.web.background import BackgroundServer
+from gmcnn.web.chromium import CHROMIUM, LAUNCH_ARGS
 
 pytestmark = pytest.mark.slow
 

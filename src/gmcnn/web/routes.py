@@ -8,6 +8,7 @@ budget) before any pixel is decoded, then the decode, then the model on its one 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -241,12 +242,7 @@ async def plan(
         )
     except UserError as exc:
         raise ApiError(422, str(exc)) from None
-    data = await mask.read()
-    memory = _reserve(state, [_header(data, "mask", state.max_pixels)], CHECK_BYTES_PER_PIXEL)
-    try:
-        return await run_in_threadpool(_plan, state.inpainter, data, state.max_pixels, options)
-    finally:
-        memory.release()
+    return await _without_model(request, mask, "mask", lambda data, limit: _plan(state.inpainter, data, limit, options))
 
 
 def _plan(inpainter: Inpainter, data: bytes, max_pixels: int, options: FillOptions) -> dict[str, Any]:
@@ -283,14 +279,19 @@ def _check(data: bytes, max_pixels: int, preview: bool) -> tuple[dict[str, Any],
     return {**facts, **_exactness(source)}, encode_image(source, "PNG") if preview else None
 
 
-async def _checked(request: Request, image: UploadFile, preview: bool) -> tuple[dict[str, Any], bytes | None]:
+async def _without_model(request: Request, upload: UploadFile, field: str, work: Callable[[bytes, int], Any]) -> Any:
+    """Read one upload, reserve its memory from its header, and run ``work(data, max_pixels)`` off the event loop."""
     state = _state(request)
-    data = await image.read()
-    memory = _reserve(state, [_header(data, "image", state.max_pixels)], CHECK_BYTES_PER_PIXEL)
+    data = await upload.read()
+    memory = _reserve(state, [_header(data, field, state.max_pixels)], CHECK_BYTES_PER_PIXEL)
     try:
-        return await run_in_threadpool(_check, data, state.max_pixels, preview)
+        return await run_in_threadpool(work, data, state.max_pixels)
     finally:
         memory.release()
+
+
+async def _checked(request: Request, image: UploadFile, preview: bool) -> tuple[dict[str, Any], bytes | None]:
+    return await _without_model(request, image, "image", lambda data, limit: _check(data, limit, preview))
 
 
 @router.post(
@@ -323,13 +324,7 @@ async def preview(request: Request, image: Annotated[UploadFile, File(descriptio
 )
 async def read_mask(request: Request, mask: Annotated[UploadFile, File(description="a mask image")]) -> Response:
     """The page loads mask files through this, so that colours, alpha and 0/1 masks read as in a fill."""
-    state = _state(request)
-    data = await mask.read()
-    memory = _reserve(state, [_header(data, "mask", state.max_pixels)], CHECK_BYTES_PER_PIXEL)
-    try:
-        png = await run_in_threadpool(_mask_png, data, state.max_pixels)
-    finally:
-        memory.release()
+    png = await _without_model(request, mask, "mask", _mask_png)
     return Response(png, media_type="image/png")
 
 
