@@ -516,6 +516,8 @@ def test_phone_pinch_zoom_paint_and_fill(
     assert viewport["width"] >= 380  # the canvas takes the screen's width, the panel is a sheet
     fitted = float(page.locator("body").get_attribute("data-zoom"))
     assert fitted * W >= 0.9 * viewport["width"]  # the photo fills the width, not 19 % of it
+    brush = int(page.locator("#size-out").text_content())
+    assert brush >= W / 30 and brush * fitted >= 23  # scaled to the image, and never thinner than a fingertip
     cdp = context.new_cdp_session(page)
     cx, cy = viewport["x"] + viewport["width"] / 2, viewport["y"] + viewport["height"] / 2
     gesture(cdp, [(cx - 40, cy), (cx + 40, cy)], [(cx - 110, cy), (cx + 110, cy)])  # pinch out
