@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -23,6 +25,7 @@ from gmcnn.losses.reconstruction import (
     hole_l1,
     hole_l2,
     known_l1,
+    official_taps,
 )
 
 
@@ -71,12 +74,64 @@ def test_separable_blur_equals_the_2d_convolution() -> None:
 
 
 def test_confidence_options_are_validated() -> None:
-    with pytest.raises(ValueError, match="odd"):
-        blur_kernel_1d(size=64)
+    with pytest.raises(ValueError, match="positive"):
+        blur_kernel_1d(size=0)
+    with pytest.raises(ValueError, match="valid paddings"):
+        confidence_weights(square_mask(), padding="wrap")
     with pytest.raises(ValueError, match="valid kernels"):
         blur_kernel_1d(kernel="disk")
     with pytest.raises(ValueError, match="iterations"):
         confidence_weights(square_mask(), iterations=0)
+
+
+def _official_kernel_2d(size: int, sigma: float = 1 / 40) -> np.ndarray:
+    """The releases' gauss_kernel(size, sigma), re-stated: normal-CDF bins, sqrt of the outer product, normalised."""
+    interval = (2 * sigma + 1.0) / size
+    edges = np.linspace(-sigma - interval / 2, sigma + interval / 2, size + 1)
+    p = np.diff([0.5 * (1 + math.erf(e / math.sqrt(2))) for e in edges])
+    raw = np.sqrt(np.outer(p, p))
+    return (raw / raw.sum()).astype(np.float32)
+
+
+def _stroke_and_rect_masks() -> torch.Tensor:
+    mask = torch.zeros(2, 1, 128, 128)
+    mask[0, :, 30:100, 20:90] = 1  # a random-looking rectangle
+    mask[1, :, 0:50, 70:128] = 1  # touches the border (where the padding matters)
+    mask[1, :, 60:70, 5:120] = 1  # and a stroke
+    return mask
+
+
+def test_official_pytorch_confidence_layer_is_reproduced() -> None:
+    # Official PyTorch ConfidenceDrivenMaskLayer: ReflectionPad2d(32) + conv2d with the 65x65 official kernel,
+    # 7 times W = blur(K) * M; K = 1 - M + W. Re-stated with the full 2-D kernel (not our separable form).
+    mask = _stroke_and_rect_masks()
+    kernel = torch.from_numpy(_official_kernel_2d(65))[None, None]
+    k = 1 - mask
+    for _ in range(7):
+        w = F.conv2d(F.pad(k, (32, 32, 32, 32), mode="reflect"), kernel) * mask
+        k = 1 - mask + w
+    ours = confidence_weights(mask, kernel="official", size=65, padding="reflect")
+    assert (ours - w).abs().max() < 1e-4
+    # ... and the old default really differs from it near borders (the issue measured 0.37 / 0.78).
+    assert (confidence_weights(mask) - w).abs().max() > 0.1
+
+
+def test_official_tf_confidence_equals_tensorflow_output() -> None:
+    # tests/fixtures/tf_confidence: TensorFlow's own conv2d(padding='SAME') with the 64x64 kernel, 7 iterations
+    # (scripts/tf_confidence_reference.py).
+    folder = Path(__file__).parent / "fixtures" / "tf_confidence"
+    mask = torch.from_numpy(np.load(folder / "masks.npy")).permute(0, 3, 1, 2)
+    expected = torch.from_numpy(np.load(folder / "weights.npy")).permute(0, 3, 1, 2)
+    ours = confidence_weights(mask, kernel="official", size=64, padding="zeros")
+    assert expected.max() > 0.5
+    assert (ours - expected).abs().max() < 1e-4
+    assert (confidence_weights(mask, kernel="official", size=65, padding="zeros") - expected).abs().max() > 1e-3
+
+
+def test_official_taps_factorise_the_official_2d_kernel() -> None:
+    for size in (64, 65):
+        taps = official_taps(size).double()
+        np.testing.assert_allclose((taps[:, None] * taps[None, :]).numpy(), _official_kernel_2d(size), rtol=1e-5)
 
 
 # ----------------------------------------------------------------------------- L1 terms

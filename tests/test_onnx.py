@@ -146,3 +146,19 @@ def test_cli_int8_refuses_an_empty_calibration_folder(
     args = ["export", "--onnx", str(tmp_path / "m.onnx"), "--model", str(tiny_export), "--int8"]
     assert main([*args, "--calibration", str(tmp_path)]) == 2
     assert "no .jpg/.png/.webp photos in calibration folder" in capsys.readouterr().err
+
+
+def test_tf_release_network_exports_with_dynamic_sizes_and_bgr_contract():
+    # The converted TF fixture (real TF weights layout): ONNX at two sizes equals GMCNNTF; contract says BGR.
+    from gmcnn.weights.official_tf import load_official_tf
+
+    generator, _ = load_official_tf(Path(__file__).parent / "fixtures" / "tf_cnum4")
+    runner = OnnxRunner(onnx_bytes(generator))
+    assert runner.contract["channel_order"] == "BGR"
+    rng = np.random.default_rng(3)
+    for h, w in ((48, 64), (36, 28)):
+        image, mask = _batch(rng, 1, h, w)
+        with torch.inference_mode():
+            ref = generator(image, mask)
+        assert (runner(image, mask) - ref).abs().max() < 1e-4, (h, w)
+    assert build_runner(generator, device="cpu", runtime="onnx").runtime == "onnx"

@@ -52,7 +52,20 @@ def test_official_pth_gets_the_release_contract(tmp_path: Path) -> None:
     from gmcnn.weights import load_weights
 
     path = tmp_path / "10_net_GM.pth"
-    torch.save(GMCNN(GMCNNConfig(cnum=4)).state_dict(), path)
+    with torch.device("meta"):
+        keys = GMCNN(GMCNNConfig(cnum=32)).state_dict()
+    torch.save({k: torch.zeros(v.shape) for k, v in keys.items()}, path)  # the release's width
     w = load_weights(path)
     assert w.contract.trained_size == 256 and w.contract.mask_type == "rect" and w.contract.dataset == "CelebA-HQ"
-    assert w.meta["contract"]["mask_polarity"] == "1=hole" and w.generator.config.cnum == 4
+    assert w.meta["contract"]["mask_polarity"] == "1=hole" and w.generator.config.cnum == 32
+
+
+def test_official_pth_of_another_width_claims_no_training_facts(tmp_path: Path) -> None:
+    """Issue 14: not every *.pth in the official layout is the CelebA-HQ release."""
+    from gmcnn.weights import load_weights
+
+    path = tmp_path / "10_net_GM.pth"
+    torch.save(GMCNN(GMCNNConfig(cnum=4)).state_dict(), path)
+    w = load_weights(path)
+    assert w.contract.dataset == "" and w.contract.mask_type == ""
+    assert w.meta["contract"]["mask_polarity"] == "1=hole" and w.contract.min_size == 196

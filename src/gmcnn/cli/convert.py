@@ -1,28 +1,55 @@
-"""``gmcnn convert``: an official GMCNN checkpoint -> our export format."""
+"""``gmcnn convert``: an official GMCNN checkpoint -> our export format.
+
+PyTorch ``*_net_GM.pth`` files become a :class:`~gmcnn.models.gmcnn.GMCNN` export; TensorFlow release folders
+(``checkpoint`` + ``snap-*``), prefixes or ``.index`` files are read without TensorFlow into a
+:class:`~gmcnn.models.gmcnn_tf.GMCNNTF` export (``"architecture": "gmcnn_tf"``, BGR contract). Training facts
+come from the recognised release (a TF folder keeps its release name) or from the flags; nothing is guessed.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
+from gmcnn.weights import registry
 from gmcnn.weights.format import export_generator
+from gmcnn.weights.loader import contract_meta
 from gmcnn.weights.official_pth import load_official
+from gmcnn.weights.official_tf import is_tf_checkpoint, load_official_tf
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", help="official PyTorch generator file (*_net_GM.pth)")
+    parser.add_argument(
+        "checkpoint", help="official PyTorch generator file (*_net_GM.pth), or a TensorFlow release folder / prefix"
+    )
     parser.add_argument("output", help="folder for generator.safetensors + generator.json")
-    parser.add_argument("--image-size", type=int, default=256, help="training image size of the checkpoint")
-    parser.add_argument("--mask-type", default="rect", help="training mask type of the checkpoint (rect|free)")
+    parser.add_argument("--image-size", type=int, help="training image size (default: the recognised release's)")
+    parser.add_argument("--mask-type", help="training mask type, rect|stroke (default: the recognised release's)")
+
+
+def _training_facts(args: argparse.Namespace, release: registry.WeightsEntry | None) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    if release is not None and release.contract is not None:
+        facts = dict(contract_meta(release.contract)["training"], release=release.name)
+    facts["source"] = f"official checkpoint {Path(args.checkpoint).name}"
+    if args.image_size:
+        facts["image_size"] = args.image_size
+    if args.mask_type:
+        facts["mask_type"] = args.mask_type
+    return facts
 
 
 def run(args: argparse.Namespace) -> int:
-    generator = load_official(args.checkpoint)
-    meta = export_generator(
-        generator,
-        args.output,
-        training={"source": f"official checkpoint {Path(args.checkpoint).name}", "image_size": args.image_size,
-                  "mask_type": args.mask_type},
-    )  # fmt: skip
-    print(f"wrote {meta.parent}")
+    generator: Any
+    release: registry.WeightsEntry | None
+    if is_tf_checkpoint(args.checkpoint):
+        generator, info = load_official_tf(args.checkpoint)
+        release = registry.match_tf_release(Path(info["prefix"]), generator.config.cnum)
+        print(f"read {info['variables']} generator variables from {info['prefix']} ({info['ignored']} others ignored)")
+    else:
+        generator = load_official(args.checkpoint)
+        release = registry.get("official-celebahq-256-rect") if generator.config.cnum == 32 else None
+    meta = export_generator(generator, args.output, training=_training_facts(args, release))
+    print(f"wrote {meta.parent}" + (f" ({release.name})" if release is not None else ""))
     return 0

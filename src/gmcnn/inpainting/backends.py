@@ -27,6 +27,7 @@ including CUDA (not measured here).
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,8 +36,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gmcnn.models.fused import FusedGMCNN, converted
+from gmcnn.models.fused import FusedGMCNN
+from gmcnn.models.fused_tf import FusedGMCNNTF
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig, count_parameters
+from gmcnn.models.gmcnn_tf import GMCNNTF, GMCNNTFConfig
 from gmcnn.weights.factory import architecture_for_config, create_model
 
 RUNTIMES = ("auto", "eager", "compile", "onnx")
@@ -108,10 +111,10 @@ class _CastGMCNN(nn.Module):
     (compiling :class:`FusedGMCNN`'s strided writes instead recompiles per layer and runs slower).
     """
 
-    def __init__(self, generator: GMCNN, *, dtype: torch.dtype) -> None:
+    def __init__(self, generator: GMCNN | GMCNNTF, *, dtype: torch.dtype) -> None:
         super().__init__()
         self.dtype = dtype
-        self.net = converted(generator, dtype)
+        self.net: nn.Module = copy.deepcopy(generator).to(dtype=dtype, memory_format=torch.channels_last)  # type: ignore[call-overload]
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         cl = torch.channels_last
@@ -130,7 +133,7 @@ class Runner:
         forward: the prepared network, ``forward(image, mask) -> pred``.
     """
 
-    generator: GMCNN
+    generator: GMCNN | GMCNNTF
     device: torch.device
     runtime: str
     precision: str
@@ -149,7 +152,7 @@ class Runner:
 
 
 def build_runner(
-    generator: GMCNN, *, device: str | torch.device = "auto", runtime: str = "auto", precision: str = "auto"
+    generator: GMCNN | GMCNNTF, *, device: str | torch.device = "auto", runtime: str = "auto", precision: str = "auto"
 ) -> Runner:
     """Choose and prepare the back end. ``"auto"`` picks the fastest path that stays faithful here.
 
@@ -173,6 +176,8 @@ def build_runner(
         forward = onnx_forward(generator, int8=precision == "int8")
     elif runtime == "compile":
         forward = torch.compile(_CastGMCNN(generator, dtype=_DTYPES[precision]).eval(), options={"freezing": True})
+    elif isinstance(generator, GMCNNTF):  # the TF-release network has its own fused twin
+        forward = FusedGMCNNTF(generator, dtype=_DTYPES[precision]).eval()
     else:
         forward = FusedGMCNN(generator, dtype=_DTYPES[precision]).eval()
     return Runner(generator, dev, runtime, precision, forward)
@@ -196,13 +201,13 @@ _FIXED_BYTES = 64 * 2**20  # oneDNN / onnxruntime scratch and primitive caches, 
 
 
 @functools.cache
-def _num_parameters(config: GMCNNConfig) -> int:
+def _num_parameters(config: GMCNNConfig | GMCNNTFConfig) -> int:
     with torch.device("meta"):  # shapes only, no weight memory
         return count_parameters(create_model(architecture_for_config(config), config))
 
 
 def estimate_memory_bytes(
-    config: GMCNNConfig, height: int, width: int, *, precision: str = "fp32", runtime: str = "eager", batch: int = 1
+    config: GMCNNConfig | GMCNNTFConfig, height: int, width: int, *, precision: str = "fp32", runtime: str = "eager", batch: int = 1
 ) -> int:
     """Memory one forward at ``height x width`` needs on top of the loaded model (a measured model, rounded up).
 

@@ -29,6 +29,7 @@ import torch
 
 from gmcnn.errors import UserError
 from gmcnn.models.gmcnn import GMCNN
+from gmcnn.models.gmcnn_tf import GMCNNTF
 from gmcnn.weights.contract import Contract
 from gmcnn.weights.factory import architecture_of, create_model
 
@@ -46,7 +47,7 @@ def _require_onnx() -> None:
         raise UserError(f"ONNX export needs the 'fast' extra: pip install 'gmcnn[fast]' ({exc})") from None
 
 
-def onnx_bytes(generator: GMCNN, *, height: int | None = None, width: int | None = None) -> bytes:
+def onnx_bytes(generator: GMCNN | GMCNNTF, *, height: int | None = None, width: int | None = None) -> bytes:
     """Serialise ``generator`` to an ONNX model (float32).
 
     Args:
@@ -95,7 +96,7 @@ def onnx_bytes(generator: GMCNN, *, height: int | None = None, width: int | None
     return model.SerializeToString()
 
 
-def _cpu_copy(generator: GMCNN) -> torch.nn.Module:
+def _cpu_copy(generator: GMCNN | GMCNNTF) -> torch.nn.Module:
     net = create_model(architecture_of(generator), generator.config)
     net.load_state_dict({k: v.detach().to("cpu", torch.float32) for k, v in generator.state_dict().items()})
     return net.eval()
@@ -217,7 +218,9 @@ class OnnxRunner:
         return torch.from_numpy(pred)
 
 
-def onnx_forward(generator: GMCNN, *, int8: bool = False) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def onnx_forward(
+    generator: GMCNN | GMCNNTF, *, int8: bool = False
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """What :func:`~gmcnn.inpainting.backends.build_runner` runs for ``runtime="onnx"``."""
     model = onnx_bytes(generator)
     if int8:

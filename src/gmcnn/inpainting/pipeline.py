@@ -63,7 +63,8 @@ class Inpainter:
         Args:
             name_or_path: ``"default"`` (the embedded model), another registry name, a folder holding
                 ``generator.json`` + ``generator.safetensors``, a training run directory (its ``export/``), a
-                ``.safetensors`` export file, or an official PyTorch ``*_net_GM.pth``.
+                ``.safetensors`` export file, an official PyTorch ``*_net_GM.pth``, or an official TensorFlow
+                release folder / ``snap-*`` prefix (read without TensorFlow; fed BGR as its contract says).
             device: ``"auto"`` (CUDA if present, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
             runtime: execution back end, see :func:`gmcnn.inpainting.backends.build_runner`.
             precision: numeric precision, see :func:`gmcnn.inpainting.backends.build_runner`.
@@ -212,7 +213,9 @@ class Inpainter:
         mask_t = P.mask_to_tensor(small_hole).to(dev)  # (1, 1, sh, sw), 1 = hole
         cfg = self.generator.config
         image_p, mask_p, pads = P.pad_to_fit(image_t, mask_t, multiple=cfg.size_multiple, min_size=cfg.min_size)
-        pred = P.unpad(self.runner(image_p, mask_p), pads).float().cpu()  # (1, 3, sh, sw)
+        bgr = self.contract.channel_order == "BGR"  # the TF releases were trained on OpenCV's BGR images
+        pred = self.runner(image_p.flip(1) if bgr else image_p, mask_p)
+        pred = P.unpad(pred.flip(1) if bgr else pred, pads).float().cpu()  # (1, 3, sh, sw), RGB
         if size != (h, w):
             pred = F.interpolate(pred, size=(h, w), mode="bicubic", align_corners=False).clamp_(-1, 1)
         return pred

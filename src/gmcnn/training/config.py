@@ -45,6 +45,7 @@ class TrainConfig:
     d_cnum: int = 64  # critic width
     local_critic: str = "crop"  # "crop" (bbox crop, rect masks) or "patch" (mask-weighted patch critic)
     spectral_norm: bool = False
+    sn_order: str = "torch"  # power iteration: "torch" (u from v first) or "official" (v from u, official PyTorch)
     # --- losses
     hole_loss: str = "confidence_l1"  # "confidence_l1" (paper), "confidence_l2", "l1" or "l2" (plain, over the hole)
     hole_weight: float = 1.4
@@ -53,8 +54,13 @@ class TrainConfig:
     conf_size: int = 65
     conf_sigma: float = 16.0  # pixels, gaussian kernel only
     conf_iterations: int = 7
+    conf_padding: str = "zeros"  # "zeros" (TF release, ours) or "reflect" (official PyTorch layer)
     idmrf_weight: float = 0.05
     idmrf_max_locations: int = 4225  # 65x65, as the TF release
+    idmrf_taps: str = "paper"  # "paper": relu3_2 + relu4_2; "official_pytorch": relu3_1 + relu4_1 (its indices 11/20)
+    idmrf_centre: str = "target"  # "target" (per-channel, ours), "location" (official PyTorch), "batch" (TF)
+    idmrf_reduction: str = "mean"  # over the batch: "mean" (ours, TF) or "sum" (official PyTorch)
+    vgg_input: str = "mean_std"  # "mean_std" (ImageNet), "mean" (official PyTorch), "mean255" (TF release)
     vgg_weights: str = ""  # local VGG19 weights (torchvision layout, .safetensors or .pth)
     adv_weight: float = 0.001
     gan_loss: str = "wgan_gp"  # "wgan_gp" or "hinge"
@@ -87,8 +93,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         from gmcnn.data.masks import MASK_TYPES  # local import: config parsing stays light
-        from gmcnn.losses.reconstruction import HOLE_LOSSES, KERNELS
+        from gmcnn.losses.idmrf import CENTRES, IDMRF_TAPS, REDUCTIONS
+        from gmcnn.losses.reconstruction import HOLE_LOSSES, KERNELS, PADDINGS
+        from gmcnn.models.discriminator import SN_ORDERS
         from gmcnn.models.gmcnn import FILLS
+        from gmcnn.models.vgg import INPUT_NORMS
 
         choices = {
             "mask_type": MASK_TYPES,
@@ -98,6 +107,12 @@ class TrainConfig:
             "local_critic": ("crop", "patch"),
             "gan_loss": ("wgan_gp", "hinge"),
             "conf_kernel": KERNELS,
+            "conf_padding": PADDINGS,
+            "sn_order": SN_ORDERS,
+            "idmrf_taps": tuple(IDMRF_TAPS),
+            "idmrf_centre": CENTRES,
+            "idmrf_reduction": REDUCTIONS,
+            "vgg_input": INPUT_NORMS,
             "lr_schedule": ("constant", "cosine"),
             "device": ("auto", "cpu", "cuda"),
         }
@@ -203,8 +218,10 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"preset {name_or_path} is not valid TOML: {exc}") from None
-    # Tables are only for grouping in the file; the config is flat.
-    flat: dict[str, Any] = {}
+    # Tables are only for grouping in the file; the config is flat. `extends = "preset"` starts from another one
+    # (the per-release presets are their framework's preset plus a few keys).
+    parent = data.pop("extends", None)
+    flat: dict[str, Any] = load_preset(str(parent)) if parent else {}
     for key, value in data.items():
         if isinstance(value, dict):
             flat.update(value)

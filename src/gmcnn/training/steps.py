@@ -18,7 +18,7 @@ from torch import nn
 
 from gmcnn.data.datasets import Sample
 from gmcnn.losses.adversarial import CRITIC_LOSSES, generator_adversarial_loss, gradient_penalty
-from gmcnn.losses.idmrf import idmrf_loss
+from gmcnn.losses.idmrf import IDMRF_TAPS, idmrf_loss
 from gmcnn.losses.reconstruction import (
     confidence_l1,
     confidence_l2,
@@ -57,7 +57,12 @@ def hole_loss(pred: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, cfg: 
     if cfg.hole_loss == "l2":
         return hole_l2(pred, image, mask)
     weights = confidence_weights(
-        mask, kernel=cfg.conf_kernel, size=cfg.conf_size, sigma=cfg.conf_sigma, iterations=cfg.conf_iterations
+        mask,
+        kernel=cfg.conf_kernel,
+        size=cfg.conf_size,
+        sigma=cfg.conf_sigma,
+        iterations=cfg.conf_iterations,
+        padding=cfg.conf_padding,
     )
     if cfg.hole_loss == "confidence_l2":
         return confidence_l2(pred, image, mask, weights)
@@ -100,7 +105,10 @@ def generator_step(
         mrf = idmrf_loss(
             vgg(crop_boxes(inpainted, bbox, size)),
             vgg(crop_boxes(image, bbox, size)),
+            layer_weights=IDMRF_TAPS[cfg.idmrf_taps],
             max_locations=cfg.idmrf_max_locations,
+            centre=cfg.idmrf_centre,
+            reduction=cfg.idmrf_reduction,
         )
         loss = loss + cfg.idmrf_weight * mrf
         logs["idmrf"] = mrf.item()

@@ -45,6 +45,7 @@ from gmcnn.data.datasets import (
 )
 from gmcnn.data.masks import build_mask
 from gmcnn.errors import UserError
+from gmcnn.losses.idmrf import IDMRF_TAPS
 from gmcnn.models.discriminator import Discriminator
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
 from gmcnn.models.state_dict import load_state_strict
@@ -152,7 +153,8 @@ def require_vgg(cfg: TrainConfig) -> VGG19Features | None:
             "the ID-MRF loss needs VGG19 weights: pass --vgg-weights PATH (a torchvision vgg19 state dict saved as "
             ".pth or .safetensors; nothing is downloaded) or disable it with --set idmrf_weight=0"
         )
-    return VGG19Features.from_file(cfg.vgg_weights)
+    taps = tuple(IDMRF_TAPS[cfg.idmrf_taps])
+    return VGG19Features.from_file(cfg.vgg_weights, taps=taps, input_norm=cfg.vgg_input)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -281,7 +283,7 @@ def build_models(cfg: TrainConfig, info: distributed.DistInfo) -> tuple[GMCNN, D
         torch.manual_seed(cfg.seed)
         generator = GMCNN(GMCNNConfig(cnum=cfg.cnum, pad_mode=cfg.pad_mode, fill=cfg.fill)).to(device)
         critic = Discriminator(image_size=cfg.image_size, width=cfg.d_cnum, local=cfg.local_critic,
-                               spectral_norm=cfg.spectral_norm).to(device)  # fmt: skip
+                               spectral_norm=cfg.spectral_norm, sn_order=cfg.sn_order).to(device)  # fmt: skip
         vgg = require_vgg(cfg)
     generator.to(memory_format=fmt)  # type: ignore[call-overload]  # (torch's stubs lack memory_format)
     critic.to(memory_format=fmt)  # type: ignore[call-overload]

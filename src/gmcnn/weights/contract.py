@@ -51,6 +51,7 @@ class Contract:
     @classmethod
     def for_config(cls, config: Any, **facts: Any) -> Contract:
         """The contract of a network with ``config`` (its size rules) plus training ``facts``."""
+        facts.setdefault("channel_order", getattr(config, "channel_order", "RGB"))  # the TF releases see BGR
         return cls(size_multiple=config.size_multiple, min_size=config.min_size, **facts)
 
     @classmethod
@@ -63,6 +64,7 @@ class Contract:
         if "value_range" in values:
             values["value_range"] = tuple(float(v) for v in values["value_range"])
         if config is not None:
+            values.setdefault("channel_order", getattr(config, "channel_order", "RGB"))
             values.setdefault("size_multiple", config.size_multiple)
             values.setdefault("min_size", config.min_size)
         if training.get("image_size"):

@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
+from gmcnn.models.gmcnn_tf import GMCNNTF, GMCNNTFConfig
 
 DEFAULT_ARCHITECTURE = "gmcnn"
 
@@ -79,3 +80,4 @@ def architecture_for_config(config: Any) -> str:
 
 
 register_architecture("gmcnn", GMCNN, GMCNNConfig)
+register_architecture("gmcnn_tf", GMCNNTF, GMCNNTFConfig)  # the official TensorFlow release's network

@@ -2,7 +2,8 @@
 
 Accepted: a registry name (``"default"`` = the embedded model), a folder holding ``generator.json`` +
 ``generator.safetensors``, a training run directory (its ``export/``), a ``.safetensors`` export file, or an
-official PyTorch ``*_net_GM.pth`` (read with ``weights_only=True``: no pickled code runs).
+official PyTorch ``*_net_GM.pth`` (read with ``weights_only=True``: no pickled code runs), or an official
+TensorFlow release (a Saver folder, a ``snap-*`` prefix or its ``.index``; read without TensorFlow).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from gmcnn.weights import registry
 from gmcnn.weights.contract import Contract
 from gmcnn.weights.format import CONFIG_NAME, load_generator
 from gmcnn.weights.official_pth import load_official
+from gmcnn.weights.official_tf import is_tf_checkpoint, load_official_tf
 
 OFFICIAL_PTH = "official-celebahq-256-rect"  # the registry entry whose contract official .pth files share
 
@@ -33,7 +35,7 @@ class Weights:
         name: a display name (the registry name, the file name or the path).
     """
 
-    generator: GMCNN
+    generator: Any  # GMCNN or GMCNNTF (see gmcnn.weights.factory)
     contract: Contract
     meta: dict[str, Any]
     name: str
@@ -57,14 +59,32 @@ def load_weights(name_or_path: str | os.PathLike[str]) -> Weights:
         return _from_export(entry.path, text)
     if not path.exists():
         raise FileNotFoundError(f"no weights named {text!r} and no such path; known names: {registry.names()}")
+    if not (path / CONFIG_NAME).is_file() and is_tf_checkpoint(path):
+        return _from_tf(path)
     if path.suffix in (".pth", ".pt"):
         generator = load_official(path)
-        contract = registry.get(OFFICIAL_PTH).contract or Contract.for_config(generator.config)
+        # The official PyTorch layout says nothing about what a file was trained on: the one release (cnum 32) is
+        # CelebA-HQ 256 rect, but the official code trains any data set and width. Claim the release's facts only
+        # for a file of the release's width; otherwise keep how to feed it and claim no training facts.
+        release = registry.get(OFFICIAL_PTH).contract
+        if release is not None and generator.config.cnum == 32:
+            contract = release
+        else:
+            contract = Contract.for_config(generator.config, trained_size=256)
         meta = {"config": generator.config.to_dict(), **contract_meta(contract)}
         return Weights(generator, contract, meta, path.name)
     if path.is_dir() and not (path / CONFIG_NAME).is_file() and (path / "export" / CONFIG_NAME).is_file():
         path = path / "export"  # a training run directory: its latest export
     return _from_export(path, text)
+
+
+def _from_tf(path: Path) -> Weights:
+    """A released TF checkpoint; its contract from the registry when the folder name says which release."""
+    generator, info = load_official_tf(path)
+    entry = registry.match_tf_release(Path(info["prefix"]), generator.config.cnum)
+    contract = entry.contract if entry and entry.contract else Contract.for_config(generator.config)
+    meta = {"architecture": "gmcnn_tf", "config": generator.config.to_dict(), **contract_meta(contract), "source": info}
+    return Weights(generator, contract, meta, entry.name if entry else str(path))
 
 
 def _from_export(path: Path, name: str) -> Weights:

@@ -5,8 +5,8 @@ already ours (``EB1.*``, ``EB2.*``, ``EB3.*``, ``decoding_layers.*``), possibly 
 ``DataParallel``, or nested under a ``"netG"``-style key. :func:`official_to_ours` is the one key-remap function.
 Files are read with ``torch.load(weights_only=True)``: no pickled code runs.
 
-The TensorFlow release is a different network (5 input channels, BGR, 'SAME' padding, other tail widths) and
-needs its own reader; it is not supported yet.
+The TensorFlow release is a different network (5 input channels, BGR, 'SAME' padding, other tail widths): its
+checkpoints are read by :mod:`gmcnn.weights.official_tf` into :class:`gmcnn.models.gmcnn_tf.GMCNNTF`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def official_to_ours(state: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     if "EB1.0.weight" not in tensors:
         raise UserError(
             "not an official GMCNN generator state dict: no 'EB1.0.weight' key "
-            f"(found e.g. {sorted(tensors)[:3]}); TensorFlow checkpoints are not supported"
+            f"(found e.g. {sorted(tensors)[:3]}); TensorFlow release checkpoints are folders / snap-* prefixes"
         )
     return tensors
 

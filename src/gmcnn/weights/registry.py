@@ -25,6 +25,11 @@ class WeightsEntry:
         source: where a user can get the file themselves (informational, never fetched).
         contract: how the weights expect to be fed, for files that do not carry it (official releases);
             exports carry their own in their JSON.
+        architecture: :mod:`gmcnn.weights.factory` name: ``"gmcnn"`` (PyTorch layout) or ``"gmcnn_tf"`` (TF).
+        cnum: the release's generator width (0 when not an official release).
+        image_shape: ``(height, width)`` the release was trained / run at.
+        folder: the TF release's folder name (how a checkpoint folder is recognised).
+        preset: training preset (``gmcnn/configs/<preset>.toml``) reproducing the release's official recipe.
     """
 
     name: str
@@ -32,6 +37,11 @@ class WeightsEntry:
     path: Path | None = None
     source: str = ""
     contract: Contract | None = None
+    architecture: str = "gmcnn"
+    cnum: int = 0
+    image_shape: tuple[int, int] | None = None
+    folder: str = ""
+    preset: str = ""
 
 
 _REGISTRY: dict[str, WeightsEntry] = {}
@@ -74,5 +84,48 @@ register(
         "official PyTorch GMCNN (CelebA-HQ 256, rectangular holes); download it yourself and pass the .pth path",
         source="https://github.com/shepnerd/inpainting_gmcnn (pytorch release, *_net_GM.pth)",
         contract=Contract(size_multiple=4, min_size=196, trained_size=256, mask_type="rect", dataset="CelebA-HQ"),
+        cnum=32,
+        image_shape=(256, 256),
+        preset="official_celebahq_256_rect",
     )
 )
+
+_TF_SOURCE = "https://github.com/shepnerd/inpainting_gmcnn (tensorflow release, Google Drive links in its README)"
+# The five TensorFlow releases: (name, released folder, data set, (height, width), mask type, cnum).
+_TF_RELEASES = (
+    ("official-places2-512x680-free", "places2_512x680_freeform", "Places2", (512, 680), "stroke", 32),
+    ("official-paris-256-rect", "paris-streetview_256x256_rect", "Paris StreetView", (256, 256), "rect", 32),
+    ("official-celebahq-256-rect-tf", "celebahq_256x256_rect", "CelebA-HQ", (256, 256), "rect", 32),
+    ("official-celebahq-512-rect", "celebahq_512x512_rect", "CelebA-HQ", (512, 512), "rect", 64),
+    ("official-celebahq-512-free", "celebahq_512x512_freeform", "CelebA-HQ", (512, 512), "stroke", 64),
+)
+for _name, _folder, _data, _shape, _mask, _cnum in _TF_RELEASES:
+    register(
+        WeightsEntry(
+            _name,
+            f"official TensorFlow GMCNN ({_data} {_shape[0]}x{_shape[1]}, {_mask} holes, cnum {_cnum}); download "
+            f"the '{_folder}' folder yourself and pass its path",
+            source=_TF_SOURCE,
+            contract=Contract(channel_order="BGR", size_multiple=4, min_size=4, trained_size=min(_shape),
+                              mask_type=_mask, dataset=_data),
+            architecture="gmcnn_tf",
+            cnum=_cnum,
+            image_shape=_shape,
+            folder=_folder,
+            preset=f"official_{_name.removeprefix('official-').replace('-', '_')}",
+        )
+    )  # fmt: skip
+
+
+def releases() -> list[WeightsEntry]:
+    """The six official releases (one PyTorch, five TensorFlow)."""
+    return [e for e in _REGISTRY.values() if e.name.startswith("official-")]
+
+
+def match_tf_release(prefix: Path, cnum: int) -> WeightsEntry | None:
+    """The TF release whose folder name appears in ``prefix``'s path and whose width is ``cnum``, if any."""
+    parts = {p.lower() for p in prefix.parts}
+    for entry in releases():
+        if entry.architecture == "gmcnn_tf" and entry.folder in parts and entry.cnum == cnum:
+            return entry
+    return None

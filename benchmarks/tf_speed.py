@@ -1,0 +1,134 @@
+"""Speed and fidelity of the TF-release network (GMCNNTF) per runtime, against a plain eager fp32 forward.
+
+Candidates run round by round in one process (so load from other processes hits all alike); the speed-up is the
+median over rounds of ``eager fp32 time / candidate time``; fidelity is the PSNR of the candidate's 8-bit
+prediction against eager fp32's (whole image). Weights: random, rescaled layer by layer on a photo so every
+layer's output has unit variance (the N(0, 0.02) init fades to a near-zero output that any runtime matches).
+Writes ``benchmarks/results/tf_speed.md``.
+
+Usage: ``python3 benchmarks/tf_speed.py [--size 512x680] [--cnum 32] [--rounds 3] [--onnx]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gmcnn import runtime as R
+from gmcnn.models.gmcnn_tf import GMCNNTF, GMCNNTFConfig
+
+RESULTS = Path(__file__).parent / "results" / "tf_speed.md"
+Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def photo_inputs(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-image's astronaut photo (BGR, as the TF models see it) and a rectangle + stroke mask."""
+    from skimage import data
+
+    rgb = torch.from_numpy(data.astronaut()).permute(2, 0, 1)[None].float()
+    image = F.interpolate(rgb, size=(h, w), mode="bilinear", antialias=True).flip(1) / 127.5 - 1
+    mask = torch.zeros(1, 1, h, w)
+    mask[..., h * 5 // 16 : h * 11 // 16, w * 3 // 8 : w * 5 // 8] = 1
+    mask[..., h * 3 // 4 : h * 3 // 4 + h // 32, w // 8 : w * 7 // 8] = 1
+    return image, mask
+
+
+def unit_variance_weights(net: GMCNNTF, image: torch.Tensor, mask: torch.Tensor) -> GMCNNTF:
+    """Rescale each conv in forward order so its output has unit std on this input (0.5 for the last)."""
+    last = net.conv("mergeconv18")
+    seen: dict[str, torch.Tensor] = {}
+    for conv in (m for m in net.modules() if isinstance(m, nn.Conv2d)):
+        hook = conv.register_forward_hook(lambda _m, _i, out: seen.__setitem__("out", out))
+        with torch.no_grad():
+            net(image, mask)
+            conv.weight.mul_((0.5 if conv is last else 1.0) / seen["out"].std())
+        hook.remove()
+    return net
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    a8, b8 = (((t.float().clamp(-1, 1) + 1) * 127.5).round() for t in (a, b))
+    mse = ((a8 - b8) ** 2).mean().item()
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+def candidates(net: GMCNNTF, onnx: bool) -> dict[str, Forward]:
+    cl = torch.channels_last
+    plain_bf16 = copy.deepcopy(net).to(torch.bfloat16, memory_format=cl)  # type: ignore[call-overload]
+
+    def plain(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return plain_bf16(image.to(torch.bfloat16, memory_format=cl), mask.to(torch.bfloat16, memory_format=cl))
+
+    found: dict[str, Forward] = {
+        "eager fp32 NCHW (GMCNNTF.forward, baseline)": net,
+        "GMCNNTF bf16 weights, channels-last (unfused)": plain,
+    }
+    pairs = [("eager", "fp32"), ("eager", "bf16"), ("auto", "auto")] + ([("onnx", "fp32")] if onnx else [])
+    for runtime, precision in pairs:
+        runner = R.build_runner(net, device="cpu", runtime=runtime, precision=precision)
+        found[f"runtime={runtime!r} precision={precision!r} -> {runner.runtime} {runner.precision}"] = runner
+    return found
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", default="512x680")
+    ap.add_argument("--cnum", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--onnx", action="store_true")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    h, w = (int(s) for s in args.size.split("x"))
+    torch.manual_seed(0)
+    net = GMCNNTF(GMCNNTFConfig(cnum=args.cnum)).eval()
+    unit_variance_weights(net, *photo_inputs(128, 172))  # 94 forwards: keep them small
+    image, mask = photo_inputs(h, w)
+    forwards = candidates(net, args.onnx)
+    times: dict[str, list[float]] = {k: [] for k in forwards}
+    outputs: dict[str, torch.Tensor] = {}
+    with torch.inference_mode():
+        for fn in forwards.values():  # warm-up (oneDNN primitive creation)
+            fn(image[..., :64, :64], mask[..., :64, :64])
+        for r in range(args.rounds):
+            for name, fn in forwards.items():
+                start = time.perf_counter()
+                outputs[name] = fn(image, mask).float()
+                times[name].append(time.perf_counter() - start)
+                print(f"round {r} {name}: {times[name][-1]:.2f} s", flush=True)
+    base_name = next(iter(forwards))
+    base = outputs[base_name]
+    rows = []
+    for name in forwards:
+        ratio = statistics.median(b / t for b, t in zip(times[base_name], times[name], strict=True))
+        rows.append(
+            f"| {name} | {statistics.median(times[name]):.2f} | {ratio:.2f}x | {psnr(outputs[name], base):.1f} |"
+        )
+    load = os.getloadavg()[0]
+    text = (
+        f"# TF-release GMCNN (GMCNNTF): runtimes at {h}x{w}, cnum {args.cnum}\n\n"
+        f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch "
+        f"{torch.__version__}, native bf16: {R.cpu_has_native_bf16()}; 1-minute load average at the end "
+        f"{load:.1f} (the machine is shared; ratios are per round, so shared load affects both sides). "
+        f"{args.rounds} rounds. Weights: random, rescaled to unit variance per layer.\n"
+        f"Command: `python3 benchmarks/tf_speed.py --size {args.size} --cnum {args.cnum} --rounds {args.rounds}`\n\n"
+        "| candidate | median s | speed-up vs eager fp32 (median of per-round ratios) | PSNR vs eager fp32 (dB) |\n"
+        "|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

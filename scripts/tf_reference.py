@@ -1,0 +1,148 @@
+"""Reference outputs of the TensorFlow-release GMCNN generator, computed by TensorFlow itself.
+
+Runs in a separate environment that has TensorFlow (never gmcnn's), e.g.::
+
+    python3 -m venv /work/venv-tf && /work/venv-tf/bin/pip install tensorflow-cpu tf-keras numpy
+    TF_USE_LEGACY_KERAS=1 /work/venv-tf/bin/python scripts/tf_reference.py --cnum 32 --size 256x256 --out DIR
+
+It builds the generator graph with TF1 layers (``tf.compat.v1.layers.conv2d`` in graph mode, 'SAME' padding,
+``resize_bilinear`` / ``resize_nearest_neighbor`` with ``align_corners=True``) under the official variable
+names (``inpaint_net/b1conv1/kernel`` ...), fills it with random weights, saves a real TF1 checkpoint
+(``DIR/checkpoint`` + ``DIR/snap-0.index`` + ``DIR/snap-0.data-00000-of-00001``, the released layout) and the
+inputs and output as ``.npy`` (NHWC, BGR, [-1, 1]): ``image.npy``, ``mask.npy``, ``output.npy``.
+The graph is written from the layer table in ``gmcnn.models.gmcnn_tf``'s docstring, not imported from it,
+so the check is TF's own kernels against our PyTorch re-statement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.compat.v1.layers needs Keras 2
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+v1 = tf.compat.v1
+
+
+def build_generator(x: tf.Tensor, mask: tf.Tensor, cnum: int, init: dict) -> tf.Tensor:
+    """The TF-release generator on ``x`` (NHWC BGR, hole zeroed) and ``mask`` (NHWC, 1 = hole)."""
+    h, w = x.get_shape().as_list()[1:3]
+    ones = tf.ones_like(x)[:, :, :, 0:1]
+    inp = tf.concat([x, ones, ones * mask], axis=3)
+
+    def conv(t, name, k, filters, stride=1, rate=1, act=True):
+        return v1.layers.conv2d(
+            t, filters, k, strides=stride, dilation_rate=rate, padding="same",
+            activation=tf.nn.elu if act else None, name=name, **init,
+        )  # fmt: skip
+
+    def trunk(prefix, k_first, k):
+        t = conv(inp, f"{prefix}conv1", k_first, cnum)
+        t = conv(t, f"{prefix}conv2_downsample", k, 2 * cnum, stride=2)
+        t = conv(t, f"{prefix}conv3", k, 2 * cnum)
+        t = conv(t, f"{prefix}conv4_downsample", k, 4 * cnum, stride=2)
+        t = conv(t, f"{prefix}conv5", k, 4 * cnum)
+        t = conv(t, f"{prefix}conv6", k, 4 * cnum)
+        for i, rate in enumerate((2, 4, 8, 16)):
+            t = conv(t, f"{prefix}conv{7 + i}_atrous", k, 4 * cnum, rate=rate)
+        if cnum > 32:
+            t = conv(t, f"{prefix}conv11_atrous", k, 4 * cnum, rate=32)
+        t = conv(t, f"{prefix}conv11", k, 4 * cnum)
+        return conv(t, f"{prefix}conv12", k, 4 * cnum)
+
+    def up_conv(t, prefix, index, filters):
+        with v1.variable_scope(f"{prefix}conv{index}_upsample"):
+            return conv(t, f"{prefix}conv{index}_upsample_conv", 3, filters)
+
+    with v1.variable_scope("inpaint_net"):
+        b1 = v1.image.resize_bilinear(trunk("b1", 7, 7), [h, w], align_corners=True)
+
+        t = v1.image.resize_nearest_neighbor(trunk("b2", 5, 5), [h // 2, w // 2], align_corners=True)
+        t = conv(up_conv(t, "b2", 13, 2 * cnum), "b2conv14", 5, 2 * cnum)
+        b2 = v1.image.resize_bilinear(t, [h, w], align_corners=True)
+
+        t = v1.image.resize_nearest_neighbor(trunk("b3", 5, 3), [h // 2, w // 2], align_corners=True)
+        t = conv(up_conv(t, "b3", 13, 2 * cnum), "b3conv14", 3, 2 * cnum)
+        t = v1.image.resize_nearest_neighbor(t, [h, w], align_corners=True)
+        b3 = conv(up_conv(t, "b3", 15, cnum), "b3conv16", 3, cnum // 2)
+
+        t = conv(tf.concat([b1, b2, b3], axis=3), "mergeconv17", 3, cnum // 2)
+        t = conv(t, "mergeconv18", 3, 3, act=False)
+        return tf.clip_by_value(t, -1.0, 1.0)
+
+
+def make_inputs(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth random BGR picture in [-1, 1] and a mask with a rectangle and a stroke (1 = hole)."""
+    coarse = rng.uniform(-1, 1, size=(1, h // 8 + 1, w // 8 + 1, 3))
+    image = np.repeat(np.repeat(coarse, 8, axis=1), 8, axis=2)[:, :h, :w]
+    image = np.clip(image + rng.normal(0, 0.1, size=image.shape), -1, 1).astype(np.float32)
+    mask = np.zeros((1, h, w, 1), np.float32)
+    top, left = rng.integers(0, h // 2), rng.integers(0, w // 2)
+    mask[:, top : top + h // 3, left : left + w // 3] = 1
+    rr = rng.integers(0, h)
+    mask[:, max(0, rr - 3) : rr + 3, w // 4 : 3 * w // 4] = 1
+    return image, mask
+
+
+def quantize(sess: v1.Session, step: float) -> None:
+    """Round every variable to a multiple of ``step`` (exactly representable floats compress well in git)."""
+    for var in v1.global_variables():
+        sess.run(var.assign(tf.round(var / step) * step))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cnum", type=int, default=32)
+    ap.add_argument("--size", default="256x256", help="HxW of the input")
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quantize", type=float, default=0.0, help="round weights to multiples of this (0 = off)")
+    ap.add_argument("--extra", action="store_true", help="also save non-generator variables, like the releases")
+    ap.add_argument(
+        "--record-as",
+        default="",
+        help="absolute prefix to write into the 'checkpoint' file, like the "
+        "releases do (they name paths on the author's machine)",
+    )
+    args = ap.parse_args()
+    h, w = (int(s) for s in args.size.lower().split("x"))
+    rng = np.random.default_rng(args.seed)
+    v1.disable_eager_execution()
+    v1.set_random_seed(args.seed)
+    init = {"bias_initializer": v1.random_normal_initializer(0.0, 0.05)}  # non-zero biases exercise the mapping
+    image_np, mask_np = make_inputs(rng, h, w)
+    image = v1.placeholder(tf.float32, [1, h, w, 3])
+    mask = v1.placeholder(tf.float32, [1, h, w, 1])
+    out = build_generator(image * (1.0 - mask), mask, args.cnum, init)
+    if args.extra:  # what a released checkpoint also holds: critic weights and Adam slots
+        with v1.variable_scope("discriminator/dout_global_fc"):
+            v1.get_variable("kernel", [8, 1])
+        v1.get_variable("inpaint_net/b1conv1/kernel/Adam", [7, 7, 5, args.cnum])
+    gen_vars = v1.trainable_variables("inpaint_net")
+    n_params = int(sum(np.prod(v.get_shape().as_list()) for v in gen_vars if not v.name.endswith("Adam:0")))
+    args.out.mkdir(parents=True, exist_ok=True)
+    with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        if args.quantize:
+            quantize(sess, args.quantize)
+        result = sess.run(out, {image: image_np, mask: mask_np})
+        v1.train.Saver().save(sess, str(args.out / "snap"), global_step=0, write_meta_graph=False)
+    if args.record_as:
+        text = f'model_checkpoint_path: "{args.record_as}"\nall_model_checkpoint_paths: "{args.record_as}"\n'
+        (args.out / "checkpoint").write_text(text)
+    np.save(args.out / "image.npy", image_np)
+    np.save(args.out / "mask.npy", mask_np)
+    np.save(args.out / "output.npy", result)
+    info = {"cnum": args.cnum, "size": [h, w], "seed": args.seed, "parameters": n_params, "tensorflow": tf.__version__}
+    (args.out / "reference.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(json.dumps(info))
+
+
+if __name__ == "__main__":
+    main()
