@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gmcnn import runtime as R
+from gmcnn.inpainting import backends as R
 from gmcnn.models.gmcnn_tf import GMCNNTF, GMCNNTFConfig
 
 RESULTS = Path(__file__).parent / "results" / "tf_speed.md"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from gmcnn.inpainting.backends import build_runner
 from gmcnn.models.fused_tf import FusedGMCNNTF
 from gmcnn.models.gmcnn_tf import GMCNNTF, GMCNNTFConfig
-from gmcnn.runtime import build_runner
 
 
 def _inputs(h: int = 36, w: int = 44) -> tuple[torch.Tensor, torch.Tensor]:

@@ -127,15 +127,16 @@ def test_official_presets_resolve_with_their_switches():
 
 
 def test_every_release_has_a_preset_matching_its_contract():
-    from gmcnn import weights as W
+    from gmcnn.weights.registry import releases as official_releases
 
-    releases = W.releases()
+    releases = official_releases()
     assert len(releases) == 6 and sum(e.architecture == "gmcnn_tf" for e in releases) == 5
     for entry in releases:
         cfg = resolve_config(entry.preset, {"max_steps": 10, "pretrain_steps": 5})
-        facts = entry.contract["training"]
-        assert cfg.cnum == facts["cnum"], entry.name
-        assert cfg.mask_type == facts["mask_type"], entry.name
-        assert cfg.image_size == facts["image_size"], entry.name
-        expected_gan = "hinge" if facts["framework"] == "pytorch" else "wgan_gp"
+        assert entry.contract is not None
+        assert cfg.cnum == entry.cnum, entry.name
+        assert cfg.mask_type == entry.contract.mask_type, entry.name
+        assert cfg.image_size == entry.contract.trained_size, entry.name
+        expected_gan = "wgan_gp" if entry.architecture == "gmcnn_tf" else "hinge"
         assert cfg.gan_loss == expected_gan, entry.name
+        assert entry.contract.channel_order == ("BGR" if entry.architecture == "gmcnn_tf" else "RGB")

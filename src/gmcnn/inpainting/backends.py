@@ -207,7 +207,13 @@ def _num_parameters(config: GMCNNConfig | GMCNNTFConfig) -> int:
 
 
 def estimate_memory_bytes(
-    config: GMCNNConfig | GMCNNTFConfig, height: int, width: int, *, precision: str = "fp32", runtime: str = "eager", batch: int = 1
+    config: GMCNNConfig | GMCNNTFConfig,
+    height: int,
+    width: int,
+    *,
+    precision: str = "fp32",
+    runtime: str = "eager",
+    batch: int = 1,
 ) -> int:
     """Memory one forward at ``height x width`` needs on top of the loaded model (a measured model, rounded up).
 

@@ -30,6 +30,7 @@ from gmcnn.inpainting.backends import Runner, build_runner
 from gmcnn.inpainting.options import FillOptions, FillResult
 from gmcnn.inpainting.windows import Box, FillPlan, plan_fill
 from gmcnn.models.gmcnn import GMCNN
+from gmcnn.models.gmcnn_tf import GMCNNTF
 from gmcnn.weights.contract import Contract
 from gmcnn.weights.loader import load_weights
 
@@ -78,7 +79,7 @@ class Inpainter:
     @classmethod
     def from_generator(
         cls,
-        generator: GMCNN,
+        generator: GMCNN | GMCNNTF,
         *,
         device: str | torch.device = "auto",
         runtime: str = "auto",
@@ -96,7 +97,7 @@ class Inpainter:
 
     # ------------------------------------------------------------------------------------------- properties
     @property
-    def generator(self) -> GMCNN:
+    def generator(self) -> GMCNN | GMCNNTF:
         return self.runner.generator
 
     @property

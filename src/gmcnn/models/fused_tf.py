@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import copy
 import functools
+
 import torch
 from torch import nn
 
 from gmcnn.models.fused import _copy_into, _elu_into, _Emit  # the fused GMCNN's write helpers
 from gmcnn.models.gmcnn_tf import GMCNNTF, Conv, Resize, resize, same_padding, tf_input
+
 
 def _resize_into(src: torch.Tensor, size: tuple[int, int], mode: str, out: torch.Tensor) -> None:
     # Resizing straight into a strided view is slow; a channels-last temporary per channel chunk is not.

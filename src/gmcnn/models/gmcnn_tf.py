@@ -30,8 +30,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gmcnn.models.gmcnn import GMCNN
-
 ARCHITECTURE = "gmcnn_tf"
 SCOPE = "inpaint_net"
 
@@ -249,9 +247,13 @@ class GMCNNTF(nn.Module):
             cin_merge = op.out
         self.reset_parameters()
 
-    # The official PyTorch init (weights N(0, 0.02), biases 0; TF trained from Glorot-uniform): the same loop
-    # over this module's convs.
-    reset_parameters = GMCNN.reset_parameters
+    def reset_parameters(self) -> None:
+        """Weights N(0, 0.02) and zero biases, like :class:`GMCNN` (TF trained from Glorot-uniform)."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def conv(self, name: str) -> nn.Conv2d:
         module = getattr(self, name)

@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save_file
 from gmcnn.errors import UserError
 from gmcnn.files import atomic_write, sha256_file
 from gmcnn.models.gmcnn import GMCNN
+from gmcnn.models.gmcnn_tf import GMCNNTF
 from gmcnn.models.state_dict import load_state_strict, strip_wrappers
 from gmcnn.weights.contract import Contract
 from gmcnn.weights.factory import DEFAULT_ARCHITECTURE, architecture_of, create_model
@@ -39,7 +40,7 @@ CONFIG_NAME = "generator.json"
 
 
 def export_generator(
-    generator: GMCNN,
+    generator: GMCNN | GMCNNTF,
     directory: str | os.PathLike[str],
     *,
     training: Mapping[str, Any] | None = None,

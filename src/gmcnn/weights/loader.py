@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from gmcnn.errors import UserError
-from gmcnn.models.gmcnn import GMCNN
 from gmcnn.weights import registry
 from gmcnn.weights.contract import Contract
 from gmcnn.weights.format import CONFIG_NAME, load_generator

@@ -12,10 +12,10 @@ import torch
 from tf_bundle_writer import write_bundle
 
 from gmcnn import Inpainter
-from gmcnn.checkpoint import load_generator
 from gmcnn.cli import main
 from gmcnn.errors import UserError
 from gmcnn.models.gmcnn_tf import GMCNNTF, GMCNNTFConfig, tf_variable_name
+from gmcnn.weights.format import load_generator
 from gmcnn.weights.official_tf import is_tf_checkpoint, load_official_tf
 
 FIXTURE = Path(__file__).parent / "fixtures" / "tf_cnum4"
@@ -108,7 +108,7 @@ def test_release_folder_name_is_recognised(tmp_path):
 def test_inpainter_feeds_bgr_and_returns_rgb():
     image, mask, reference = _fixture_io()
     inpainter = Inpainter.from_pretrained(str(FIXTURE), device="cpu", runtime="eager", precision="fp32")
-    assert inpainter.channel_order == "BGR"
+    assert inpainter.contract.channel_order == "BGR"
     rgb_uint8 = np.round((image[0].flip(0).permute(1, 2, 0).numpy() + 1) * 127.5).astype(np.uint8)
     hole = mask[0, 0].numpy() > 0.5
     out = inpainter(rgb_uint8, hole, strategy="original")
