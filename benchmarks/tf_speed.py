@@ -63,18 +63,19 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
-def candidates(net: GMCNNTF, onnx: bool) -> dict[str, Forward]:
+def candidates(net: GMCNNTF, onnx: bool, only_auto: bool = False) -> dict[str, Forward]:
     cl = torch.channels_last
     plain_bf16 = copy.deepcopy(net).to(torch.bfloat16, memory_format=cl)  # type: ignore[call-overload]
 
     def plain(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return plain_bf16(image.to(torch.bfloat16, memory_format=cl), mask.to(torch.bfloat16, memory_format=cl))
 
-    found: dict[str, Forward] = {
-        "eager fp32 NCHW (GMCNNTF.forward, baseline)": net,
-        "GMCNNTF bf16 weights, channels-last (unfused)": plain,
-    }
+    found: dict[str, Forward] = {"eager fp32 NCHW (GMCNNTF.forward, baseline)": net}
+    if not only_auto:
+        found["GMCNNTF bf16 weights, channels-last (unfused)"] = plain
     pairs = [("eager", "fp32"), ("eager", "bf16"), ("auto", "auto")] + ([("onnx", "fp32")] if onnx else [])
+    if only_auto:
+        pairs = [("auto", "auto")]
     for runtime, precision in pairs:
         runner = R.build_runner(net, device="cpu", runtime=runtime, precision=precision)
         found[f"runtime={runtime!r} precision={precision!r} -> {runner.runtime} {runner.precision}"] = runner
@@ -87,6 +88,7 @@ def main() -> None:
     ap.add_argument("--cnum", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--onnx", action="store_true")
+    ap.add_argument("--only-auto", action="store_true", help="baseline and runtime='auto' only, ABBA order per round")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     h, w = (int(s) for s in args.size.split("x"))
@@ -94,14 +96,16 @@ def main() -> None:
     net = GMCNNTF(GMCNNTFConfig(cnum=args.cnum)).eval()
     unit_variance_weights(net, *photo_inputs(128, 172))  # 94 forwards: keep them small
     image, mask = photo_inputs(h, w)
-    forwards = candidates(net, args.onnx)
+    forwards = candidates(net, args.onnx, args.only_auto)
     times: dict[str, list[float]] = {k: [] for k in forwards}
     outputs: dict[str, torch.Tensor] = {}
     with torch.inference_mode():
         for fn in forwards.values():  # warm-up (oneDNN primitive creation)
             fn(image[..., :64, :64], mask[..., :64, :64])
         for r in range(args.rounds):
-            for name, fn in forwards.items():
+            # Odd rounds run the candidates in reverse order, so slow drifts in the machine's load cancel.
+            order = list(forwards.items()) if r % 2 == 0 else list(forwards.items())[::-1]
+            for name, fn in order:
                 start = time.perf_counter()
                 outputs[name] = fn(image, mask).float()
                 times[name].append(time.perf_counter() - start)
@@ -121,7 +125,8 @@ def main() -> None:
         f"{torch.__version__}, native bf16: {R.cpu_has_native_bf16()}; 1-minute load average at the end "
         f"{load:.1f} (the machine is shared; ratios are per round, so shared load affects both sides). "
         f"{args.rounds} rounds. Weights: random, rescaled to unit variance per layer.\n"
-        f"Command: `python3 benchmarks/tf_speed.py --size {args.size} --cnum {args.cnum} --rounds {args.rounds}`\n\n"
+        f"Command: `python3 benchmarks/tf_speed.py --size {args.size} --cnum {args.cnum} --rounds {args.rounds}"
+        f"{' --onnx' if args.onnx else ''}{' --only-auto' if args.only_auto else ''}`\n\n"
         "| candidate | median s | speed-up vs eager fp32 (median of per-round ratios) | PSNR vs eager fp32 (dB) |\n"
         "|---|---|---|---|\n" + "\n".join(rows) + "\n"
     )

@@ -1,7 +1,8 @@
 """ONNX: export a generator to an ONNX graph and run one with onnxruntime (the ``"onnx"`` back end).
 
 The ONNX graph takes the same tensors as :meth:`gmcnn.models.gmcnn.GMCNN.forward` — ``image``
-``(B,3,H,W)`` float32 RGB in [-1, 1] and ``mask`` ``(B,1,H,W)`` float32 with 1 = hole — and returns ``pred``
+``(B,3,H,W)`` float32 in [-1, 1] (RGB; BGR for the TF-release network, as the metadata's contract says) and
+``mask`` ``(B,1,H,W)`` float32 with 1 = hole — and returns ``pred``
 ``(B,3,H,W)`` in [-1, 1], not composited. Batch, height and width are dynamic unless a fixed size is asked for;
 the size contract (multiples of ``size_multiple``, at least ``min_size``) is written into the model's metadata
 because the graph itself does not check it. :class:`OnnxRunner` runs such a file with the same call contract
