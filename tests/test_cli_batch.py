@@ -101,7 +101,7 @@ def single(folder: tuple[Path, Path, list[str]], tiny_export: Path, tmp_path_fac
     images, masks, _ = folder
     out = tmp_path_factory.mktemp("single") / "out"
     code = main(["inpaint", str(images), "--mask", str(masks), "-o", str(out), "--model", str(tiny_export), "-q",
-                 "--device", "cpu"])  # fmt: skip
+                 "--device", "cpu", "--batch-size", "1"])  # fmt: skip
     assert code == 1  # three files failed
     return out
 

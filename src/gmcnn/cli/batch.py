@@ -125,15 +125,18 @@ class GlobalProgress:
 
     KEY = "gmcnn-inpaint/done/"
 
+    PATIENCE_S = 30.0  # rank 0 keeps its bar open this long after the last progress of any peer
+
     def __init__(self, total: int, shard: Shard, *, enabled: bool) -> None:
-        self.shard, self.done, self.failed, self._shown = shard, 0, 0, 0.0
+        self.shard, self.total, self.done, self.failed, self._shown = shard, total, 0, 0, 0.0
         self.store = _job_store(shard) if shard.world_size > 1 else None
         self.bar = None
         if enabled and shard.rank == 0:
             from tqdm import tqdm
 
-            where = "" if self.store is not None or shard.world_size == 1 else " (this rank only: no job store)"
-            self.bar = tqdm(total=total if self.store is not None else None, unit="img", desc="inpaint" + where)
+            whole = self.store is not None or shard.world_size == 1
+            where = "" if whole else " (this rank only: no job store)"
+            self.bar = tqdm(total=total if whole else None, unit="img", desc="inpaint" + where)
 
     def update(self, *, failed: bool) -> None:
         self.done += 1
@@ -170,9 +173,17 @@ class GlobalProgress:
         (self.bar.write(message, file=sys.stderr) if self.bar is not None else print(message, file=sys.stderr))
 
     def close(self) -> None:
-        if self.bar is not None:
-            self._refresh()
-            self.bar.close()
+        """Rank 0 first waits for the other ranks to finish (or to stop making progress: a dead peer)."""
+        if self.bar is None:
+            return
+        last, changed = self.totals(), time.monotonic()
+        while self.store is not None and last[0] < self.total and time.monotonic() - changed < self.PATIENCE_S:
+            time.sleep(0.5)
+            if (now := self.totals()) != last:
+                last, changed = now, time.monotonic()
+                self._refresh()
+        self._refresh()
+        self.bar.close()
 
 
 def _job_store(shard: Shard) -> Any:
