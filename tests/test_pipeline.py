@@ -198,3 +198,43 @@ def test_contract_is_typed_for_every_source(tiny_export: Path) -> None:
     assert isinstance(inp.contract, Contract)
     assert inp.contract.mask_polarity == "1=hole" and inp.contract.size_multiple == 4
     assert Inpainter.from_generator(tiny_generator(), device="cpu").contract.trained_size == 256
+
+
+class RunnerSpy:
+    """Records the batch size of every network call, passing everything through."""
+
+    def __init__(self, runner: object) -> None:
+        self.runner, self.batches = runner, []
+
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        self.batches.append(image.shape[0])
+        return self.runner(image, mask)  # type: ignore[operator]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.runner, name)
+
+
+def test_fill_batch_equals_one_call_per_image(inpainter: Inpainter, photo: np.ndarray,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Same-size images go through the network together; every result is byte-identical to a single call."""
+    images = [photo[:96, :128], photo[100:196, 50:178], photo[:64, :64], photo[200:296, :128], photo[:300, :300]]
+    masks = []
+    for i, img in enumerate(images):
+        m = np.zeros(img.shape[:2], bool)
+        if i != 2:  # one empty mask: returned unchanged, as by a single call
+            m[10 + i : 40 + i, 20:60] = True
+        masks.append(m)
+    masks[4][200:260, 220:280] = True  # two holes far apart in a large image: crop windows, filled one by one
+    spy = RunnerSpy(inpainter.runner)
+    monkeypatch.setattr(inpainter, "runner", spy)
+    options = FillOptions(process_size=128)
+    with pytest.warns(UserWarning, match="empty"):
+        batched = [r.image for r in inpainter.fill_batch(images, masks, options)]
+    assert spy.batches[0] == 3 and set(spy.batches[1:]) == {1}  # the three 96x128 together, crop windows alone
+    with pytest.warns(UserWarning, match="empty"):
+        single = [inpainter(img, m, process_size=128) for img, m in zip(images, masks, strict=True)]
+    for got, want in zip(batched, single, strict=True):
+        assert isinstance(got, np.ndarray) and got.tobytes() == want.tobytes()
+    assert not np.array_equal(batched[0], images[0]) and np.array_equal(batched[2], images[2])
+    with pytest.raises(UserError, match="2 images but 1 masks"):
+        inpainter.fill_batch(images[:2], masks[:1])

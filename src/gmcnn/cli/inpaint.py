@@ -3,19 +3,31 @@
 Masks pair with images by file stem: for ``photo.jpg`` the mask folder may hold ``photo.png``,
 ``photo_mask.png`` (or any supported extension). A single mask file is applied to every image. Outputs keep
 the input's format, EXIF orientation (applied, tag reset), ICC profile and alpha.
+
+A folder run is sharded and resumable (see :mod:`gmcnn.cli.batch`): under ``torchrun`` each process fills its
+share of the sorted files, outputs that already exist are skipped (``--overwrite`` redoes them), and every
+process appends what it did to ``OUT_DIR/manifests/rank-<rank>.jsonl``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 from PIL import Image
 
+from gmcnn.cli.batch import FILE_ERRORS, MANIFEST_DIR, Job, Outcome, Shard, run_shard
 from gmcnn.errors import UserError
 from gmcnn.inpainting.options import FillOptions
 from gmcnn.io import IMAGE_EXTENSIONS, MAX_PIXELS, format_for_path, load_image, save_image
+
+if TYPE_CHECKING:
+    from gmcnn.inpainting.pipeline import Inpainter
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +57,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: %(default)s)")
     parser.add_argument("--runtime", default="auto", help="execution back end (default: %(default)s)")
     parser.add_argument("--precision", default="auto", help="numeric precision (default: %(default)s)")
-    parser.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist alone")
+    parser.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave an existing output alone (always so for a folder, unless --overwrite)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="folder input: redo outputs that already exist")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=4,
+        help="folder input: files loaded at a time; same-size ones go through the network together, byte-identical "
+        "to one at a time (default: %(default)s, measured faster on CPU in benchmarks/results/batch_inference.md; "
+        "1 = least memory)",
+    )
+    parser.add_argument(
+        "--manifest-dir",
+        type=Path,
+        help="folder input: where each process writes its manifest (default: OUTPUT/manifests)",
+    )
     parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS, help="refuse images larger than this")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
@@ -112,42 +142,89 @@ def _plan(args: argparse.Namespace) -> list[tuple[Path, Path, Path]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
+    options = fill_options(args)
+    jobs = _plan(args)
+    if args.input.is_dir():
+        return _run_folder(args, [Job(*job) for job in jobs], options)
+    if args.skip_existing and jobs[0][2].exists():
+        print("nothing to do: the output exists", file=sys.stderr)
+        return 0
+    image_path, mask_arg, out_path = jobs[0]
+    image = load_image(image_path, max_pixels=args.max_pixels)
+    mask = load_image(find_mask(image_path, mask_arg), max_pixels=args.max_pixels)
+    result = _load_inpainter(args).fill(image, mask, options).image
+    assert isinstance(result, Image.Image)  # PIL in, PIL out
+    save_image(result, out_path, like=image)
+    return 0
+
+
+def _run_folder(args: argparse.Namespace, jobs: list[Job], options: FillOptions) -> int:
+    """This process's shard of a folder; the exit code is 1 when files failed (0 under torchrun, see below)."""
+    shard = Shard.from_env()
+    loaded: list[Inpainter] = []  # loaded on first use: a rerun with every output done never loads the model
+
+    def fill(chunk: list[Job]) -> list[Outcome]:
+        if not loaded:
+            loaded.append(_load_inpainter(args))
+        return _fill_chunk(loaded[0], chunk, options, max_pixels=args.max_pixels)
+
+    manifest_dir = args.manifest_dir or args.output / MANIFEST_DIR
+    handled, failed = run_shard(jobs, fill, shard=shard, manifest_dir=manifest_dir, batch_size=args.batch_size,
+                                overwrite=args.overwrite, progress=not args.quiet)  # fmt: skip
+    if failed:
+        where = f" on rank {shard.rank}" if shard.world_size > 1 else ""
+        print(f"gmcnn inpaint: {failed} of {handled} images failed{where}; see {manifest_dir}", file=sys.stderr)
+    # Under torchrun a worker's non-zero exit makes its agent stop the other workers mid-run, so bad files
+    # (already in the manifest) must not fail the process there.
+    return 1 if failed and shard.world_size == 1 else 0
+
+
+def _fill_chunk(inpainter: Inpainter, chunk: list[Job], options: FillOptions, *, max_pixels: int) -> list[Outcome]:
+    """Load, fill (together where possible) and save ``chunk``; one bad file fails alone."""
+    start = time.perf_counter()
+    errors: dict[int, str] = {}
+    loaded: dict[int, tuple[Image.Image, Image.Image]] = {}
+    for i, job in enumerate(chunk):
+        try:
+            loaded[i] = (load_image(job.image, max_pixels=max_pixels),
+                         load_image(find_mask(job.image, job.mask), max_pixels=max_pixels))  # fmt: skip
+        except FILE_ERRORS as exc:
+            errors[i] = str(exc)
+    order = list(loaded)
+    results: list[Image.Image | np.ndarray | None]
+    try:
+        batch = inpainter.fill_batch([loaded[i][0] for i in order], [loaded[i][1] for i in order], options)
+        results = [r.image for r in batch]
+    except FILE_ERRORS:  # one file's problem (e.g. a mask of the wrong size): find it by filling one at a time
+        results = []
+        for i in order:
+            try:
+                results.append(inpainter.fill(*loaded[i], options).image)
+            except FILE_ERRORS as exc:
+                errors[i] = str(exc)
+                results.append(None)
+    for i, result in zip(order, results, strict=True):
+        if result is None:
+            continue
+        assert isinstance(result, Image.Image)  # PIL in, PIL out
+        try:
+            save_image(result, chunk[i].output, like=loaded[i][0])
+        except FILE_ERRORS as exc:
+            errors[i] = str(exc)
+    seconds = (time.perf_counter() - start) / len(chunk)  # a batch's time, shared by its files
+    return [(job, errors.get(i), seconds) for i, job in enumerate(chunk)]
+
+
+def _load_inpainter(args: argparse.Namespace) -> Inpainter:
     from gmcnn.inpainting.pipeline import Inpainter
 
-    jobs = _plan(args)
-    if args.skip_existing:
-        jobs = [job for job in jobs if not job[2].exists()]
-    if not jobs:
-        print("nothing to do: every output exists", file=sys.stderr)
-        return 0
-    inpainter = Inpainter.from_pretrained(
-        args.model, device=args.device, runtime=args.runtime, precision=args.precision
-    )
-    options = fill_options(args)
-    failures = 0
-    progress = None
-    if len(jobs) > 1 and not args.quiet:
-        from tqdm import tqdm
+    device = args.device
+    local_rank = os.environ.get("LOCAL_RANK")
+    if device in ("auto", "cuda") and local_rank is not None:
+        import torch
 
-        progress = tqdm(total=len(jobs), unit="img", desc="inpaint")
-    for image_path, mask_arg, out_path in jobs:
-        try:
-            image = load_image(image_path, max_pixels=args.max_pixels)
-            mask = load_image(find_mask(image_path, mask_arg), max_pixels=args.max_pixels)
-            result = inpainter.fill(image, mask, options).image
-            assert isinstance(result, Image.Image)  # PIL in, PIL out
-            save_image(result, out_path, like=image)
-        except (UserError, ValueError, FileNotFoundError, OSError) as exc:
-            if len(jobs) == 1:
-                raise
-            failures += 1
-            message = f"gmcnn inpaint: skipped {image_path}: {exc}"
-            (progress.write(message, file=sys.stderr) if progress else print(message, file=sys.stderr))
-        if progress:
-            progress.update(1)
-    if progress:
-        progress.close()
-    if failures:
-        print(f"gmcnn inpaint: {failures} of {len(jobs)} images failed", file=sys.stderr)
-        return 1
-    return 0
+        if torch.cuda.is_available():
+            device = f"cuda:{int(local_rank) % torch.cuda.device_count()}"  # one GPU per process on each node
+    return Inpainter.from_pretrained(args.model, device=device, runtime=args.runtime, precision=args.precision)

@@ -1,4 +1,4 @@
-"""``gmcnn train``."""
+"""``gmcnn train``: one process, or under torchrun on one or more nodes (see :mod:`gmcnn.training.distributed`)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from gmcnn.errors import UserError
+from gmcnn.training import distributed
 from gmcnn.training.config import TrainConfig, parse_overrides, resolve_config
-from gmcnn.training.state import latest_checkpoint, load_checkpoint
-from gmcnn.training.train import train
+from gmcnn.training.train import resume_state, train
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,17 +32,19 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             overrides[key] = str(value) if key != "max_steps" else value
     run_dir = Path(args.run_dir)
-    checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is not None and not args.resume:
-        raise UserError(f"{run_dir} already holds checkpoints; pass --resume to continue or choose a new --run-dir")
-    state = load_checkpoint(checkpoint) if (args.resume and checkpoint is not None) else None
-    if state is not None:
-        # The saved config is the base; a preset is not re-applied, explicit overrides are.
-        cfg = resolve_config(None, overrides, base=TrainConfig.from_dict(state["config"]))
-    else:
-        if not args.preset:
-            raise UserError("--preset is required for a new run (e.g. --preset cpu_small)")
-        cfg = resolve_config(args.preset, overrides)
-    if not cfg.data:
-        raise UserError("--data is required: a folder of training images or a .txt file list")
-    return train(cfg, run_dir, state=state, init_from=args.init_from)
+    # Join the job first: rank 0 alone reads the run directory and hands the checkpoint to the others.
+    info = distributed.init(str(overrides.get("device", "auto")))
+    try:
+        state = resume_state(run_dir, resume=args.resume, info=info)
+        if state is not None:
+            # The saved config is the base; a preset is not re-applied, explicit overrides are.
+            cfg = resolve_config(None, overrides, base=TrainConfig.from_dict(state["config"]))
+        else:
+            if not args.preset:
+                raise UserError("--preset is required for a new run (e.g. --preset cpu_small)")
+            cfg = resolve_config(args.preset, overrides)
+        if not cfg.data:
+            raise UserError("--data is required: a folder of training images or a .txt file list")
+        return train(cfg, run_dir, state=state, init_from=args.init_from)
+    finally:
+        distributed.cleanup()

@@ -16,8 +16,9 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -147,7 +148,36 @@ class Inpainter:
         Returns:
             A :class:`FillResult`: the filled image plus the plan, per-stage timings and the back end used.
         """
-        options = options or FillOptions()
+        return self._run(self._prepare(image, mask, options or FillOptions()), progress=progress)
+
+    def fill_batch(self, images: Sequence[Image.Image | np.ndarray], masks: Sequence[Any],
+                   options: FillOptions | None = None) -> list[FillResult]:  # fmt: skip
+        """Fill several images; those the network sees whole (one window) at the same size go through it together.
+
+        Results are byte-identical to :meth:`fill` on each image alone (the back ends compute every sample of a
+        batch independently); batching only trades memory for speed. Each result's ``timings["model"]`` is its
+        share of its batch's time.
+        """
+        if len(images) != len(masks):
+            raise UserError(f"fill_batch got {len(images)} images but {len(masks)} masks")
+        jobs = [self._prepare(image, mask, options or FillOptions()) for image, mask in zip(images, masks, strict=True)]
+        groups: dict[tuple[int, ...], list[tuple[_Job, _NetInput]]] = {}
+        for job in jobs:
+            if len(job.plan.windows) == 1:
+                sl = job.plan.windows[0].slices()
+                net = self._net_input(job.user.rgb[sl], job.hole[sl], job.plan.window_size(job.plan.windows[0]))
+                groups.setdefault(tuple(net.image.shape), []).append((job, net))
+        for members in groups.values():
+            start = time.perf_counter()
+            pred = self._run_net(torch.cat([n.image for _, n in members]), torch.cat([n.mask for _, n in members]))
+            share = (time.perf_counter() - start) / len(members)
+            for (job, net), one in zip(members, pred.split(1), strict=True):
+                job.coarse = self._net_output(one, net, job.hole.shape)
+                job.result.timings["model"] = share
+        return [self._run(job) for job in jobs]
+
+    def _prepare(self, image: Image.Image | np.ndarray, mask: Any, options: FillOptions) -> _Job:
+        """Regions and plan of one fill, before the network runs."""
         timings: dict[str, float] = {}
         start = time.perf_counter()
         user = P.split_image(image)
@@ -155,10 +185,15 @@ class Inpainter:
         plan = self._plan(weight > 0, options)
         result = FillResult(image, options, plan, timings, self.runner.runtime, self.runner.precision)
         timings["prepare"] = time.perf_counter() - start
+        return _Job(image, user, hole, weight, plan, result, start)
+
+    def _run(self, job: _Job, *, progress: Callable[[int, int], None] | None = None) -> FillResult:
+        """Run a prepared fill: every window (or the batch's prediction for the only one), then merge."""
+        result, plan, user = job.result, job.plan, job.user
         if not plan.windows:
-            warnings.warn("the mask is empty (no pixel to fill); returning the image unchanged", stacklevel=2)
-            result.image = image.copy()
-            timings["total"] = time.perf_counter() - start
+            warnings.warn("the mask is empty (no pixel to fill); returning the image unchanged", stacklevel=3)
+            result.image = job.image.copy()
+            result.timings["total"] = time.perf_counter() - job.start
             return result
         if plan.strategy == "original":
             self._check_memory(*user.size)
@@ -166,12 +201,12 @@ class Inpainter:
         for done, box in enumerate(plan.windows):
             if progress is not None:
                 progress(done, len(plan.windows))
-            self._fill_window(out, user.rgb, hole, weight, box, plan, result)
+            self._fill_window(out, user.rgb, job.hole, job.weight, box, plan, result, coarse=job.coarse)
         if progress is not None:
             progress(len(plan.windows), len(plan.windows))
         result.image = P.merge_image(out, user)
-        result.stages = ["model", *(["texture"] if "texture" in timings else []), "composite"]
-        timings["total"] = time.perf_counter() - start
+        result.stages = ["model", *(["texture"] if "texture" in result.timings else []), "composite"]
+        result.timings["total"] = time.perf_counter() - job.start
         return result
 
     # ----------------------------------------------------------------------------------------------- stages
@@ -190,12 +225,16 @@ class Inpainter:
 
     def _fill_window(
         self, out: np.ndarray, rgb: np.ndarray, hole: np.ndarray, weight: np.ndarray, box: Box, plan: FillPlan,
-        result: FillResult,
+        result: FillResult, *, coarse: torch.Tensor | None = None,
     ) -> None:  # fmt: skip
-        """Fill one window of ``out`` in place: model (coarse) -> texture stage -> one composite under ``weight``."""
+        """Fill one window of ``out`` in place: model (coarse) -> texture stage -> one composite under ``weight``.
+
+        ``coarse``: the model's prediction for this window when :meth:`fill_batch` already ran it.
+        """
         sl = box.slices()
         t0 = time.perf_counter()
-        pred = self._coarse(rgb[sl], hole[sl], plan.window_size(box))  # (1, 3, h, w) in [-1, 1], float32
+        # (1, 3, h, w) in [-1, 1], float32; a batched prediction's share of its batch is already in "model"
+        pred = self._coarse(rgb[sl], hole[sl], plan.window_size(box)) if coarse is None else coarse
         t1 = time.perf_counter()
         pred = self._texture(pred, rgb[sl], hole[sl], result)
         t2 = time.perf_counter()
@@ -206,7 +245,18 @@ class Inpainter:
 
     def _coarse(self, rgb: np.ndarray, hole: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
         """The network's prediction for one window at ``size``, upscaled back to the window (float32, CPU)."""
-        h, w = hole.shape
+        net = self._net_input(rgb, hole, size)
+        return self._net_output(self._run_net(net.image, net.mask), net, hole.shape)
+
+    def _run_net(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The back end on RGB ``(B,3,H,W)`` in [-1, 1]; the TF releases were trained on OpenCV's BGR images, so
+        their contract's channel order flips the colours on the way in and back out."""
+        if self.contract.channel_order != "BGR":
+            return self.runner(image, mask)
+        return self.runner(image.flip(1), mask).flip(1)
+
+    def _net_input(self, rgb: np.ndarray, hole: np.ndarray, size: tuple[int, int]) -> _NetInput:
+        """One window scaled to ``size`` and padded to the network's contract, on the back end's device."""
         small_rgb = P.resize_rgb(rgb, size)
         small_hole = P.resize_mask(hole, size)
         dev = self.runner.device
@@ -214,11 +264,13 @@ class Inpainter:
         mask_t = P.mask_to_tensor(small_hole).to(dev)  # (1, 1, sh, sw), 1 = hole
         cfg = self.generator.config
         image_p, mask_p, pads = P.pad_to_fit(image_t, mask_t, multiple=cfg.size_multiple, min_size=cfg.min_size)
-        bgr = self.contract.channel_order == "BGR"  # the TF releases were trained on OpenCV's BGR images
-        pred = self.runner(image_p.flip(1) if bgr else image_p, mask_p)
-        pred = P.unpad(pred.flip(1) if bgr else pred, pads).float().cpu()  # (1, 3, sh, sw), RGB
-        if size != (h, w):
-            pred = F.interpolate(pred, size=(h, w), mode="bicubic", align_corners=False).clamp_(-1, 1)
+        return _NetInput(image_p, mask_p, pads)
+
+    def _net_output(self, pred: torch.Tensor, net: _NetInput, window: tuple[int, ...]) -> torch.Tensor:
+        """A ``(1,3,H,W)`` network output unpadded and upscaled back to the ``window`` (h, w): float32, CPU."""
+        pred = P.unpad(pred, net.pads).float().cpu()  # (1, 3, sh, sw)
+        if tuple(pred.shape[-2:]) != tuple(window):
+            pred = F.interpolate(pred, size=tuple(window), mode="bicubic", align_corners=False).clamp_(-1, 1)
         return pred
 
     def _texture(self, coarse: torch.Tensor, rgb: np.ndarray, hole: np.ndarray, result: FillResult) -> torch.Tensor:
@@ -244,6 +296,28 @@ class Inpainter:
                 f"filling {w}x{h} at full resolution needs about {need / 2**30:.1f} GiB but only "
                 f"{available / 2**30:.1f} GiB is free; use strategy='crop' or 'resize' (or a smaller image)"
             )
+
+
+@dataclass
+class _Job:
+    """One fill between :meth:`Inpainter._prepare` and :meth:`Inpainter._run`."""
+
+    image: Image.Image | np.ndarray
+    user: P.UserImage
+    hole: np.ndarray
+    weight: np.ndarray
+    plan: FillPlan
+    result: FillResult
+    start: float
+    coarse: torch.Tensor | None = None  # the only window's prediction, when fill_batch ran it
+
+
+class _NetInput(NamedTuple):
+    """A window as the network takes it: padded ``(1,3,H,W)`` image and ``(1,1,H,W)`` mask, and the padding."""
+
+    image: torch.Tensor
+    mask: torch.Tensor
+    pads: tuple[int, int, int, int]
 
 
 def _available_memory_bytes() -> int | None:

@@ -1,8 +1,14 @@
 """Process-group setup from the torchrun environment; the same code runs as one plain process.
 
 ``torchrun --nproc-per-node K -m gmcnn train ...`` sets ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE``; we then use
-NCCL on CUDA and gloo on CPU. Rank 0 does all file I/O; every rank gets its own seed offset for the random
-parts of training (masks, crops, GP interpolation), so ranks do not draw identical batches.
+NCCL on CUDA and gloo on CPU. Multi-node jobs (``--nnodes N --rdzv-backend c10d``) need nothing more: the
+rendezvous sets the same variables. Rank 0 does all file I/O, including reading the checkpoint a run resumes
+from (the others receive it by broadcast, so they need no access to the run directory). Every rank gets its
+own seed offset for the random parts of training (masks, crops, GP interpolation), so ranks do not draw
+identical batches.
+
+Elastic restarts (``torchrun --max-restarts K``): when a worker dies, torchrun stops every worker and starts
+them again; :func:`restarted` tells training to resume from the last checkpoint instead of starting over.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from gmcnn.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -45,16 +53,38 @@ def pick_device(preference: str, local_rank: int = 0) -> torch.device:
 
 
 def init(device: str = "auto") -> DistInfo:
-    """Join the torchrun process group when launched by torchrun; otherwise a single process."""
+    """Join the torchrun process group when launched by torchrun; otherwise a single process.
+
+    Calling it again (e.g. ``gmcnn train`` joins before reading the checkpoint, then the loop calls it) returns
+    the same job; a second call asking for a device the group's backend cannot serve is refused.
+    """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     dev = pick_device(device, local_rank)
-    if world_size > 1 and not dist.is_initialized():
-        if dev.type == "cuda":
-            torch.cuda.set_device(dev)
-        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
+    if world_size > 1:
+        backend = "nccl" if dev.type == "cuda" else "gloo"
+        if not dist.is_initialized():
+            if dev.type == "cuda":
+                torch.cuda.set_device(dev)
+            dist.init_process_group(backend=backend)
+        elif dist.get_backend() != backend:
+            raise UserError(
+                f"this job's process group uses {dist.get_backend()}, but device {device!r} needs {backend}; "
+                f"pass the same --set device=... the run was started with"
+            )
     return DistInfo(rank=rank, local_rank=local_rank, world_size=world_size, device=dev)
+
+
+def restarted(info: DistInfo) -> bool:
+    """True when torchrun has restarted this job's workers after a failure (on any rank).
+
+    Every agent counts its own restarts (``TORCHELASTIC_RESTART_COUNT``), and only the one whose worker
+    failed counts this one: the other agents restart because the rendezvous reopened, with their count
+    unchanged. So the ranks compare notes.
+    """
+    mine = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    return max(gather_objects(mine, info)) > 0
 
 
 def cleanup() -> None:
@@ -85,6 +115,15 @@ def gather_objects(obj: Any, info: DistInfo) -> list[Any]:
     return out
 
 
+def broadcast_object(obj: Any, info: DistInfo) -> Any:
+    """Rank 0's ``obj`` on every rank (others pass anything, e.g. None). Tensors arrive on the CPU."""
+    if not info.distributed:
+        return obj
+    box = [obj if info.is_main else None]
+    dist.broadcast_object_list(box, src=0, device=info.device if info.device.type == "cuda" else None)
+    return box[0]
+
+
 def weights_digest(*modules: torch.nn.Module) -> str:
     """sha256 of every parameter and buffer (state_dict order): equal on all ranks while DDP keeps them in sync."""
     h = hashlib.sha256()
@@ -104,9 +143,11 @@ __all__ = [
     "DistInfo",
     "all_finite",
     "barrier",
+    "broadcast_object",
     "cleanup",
     "gather_objects",
     "init",
     "rank_seed",
+    "restarted",
     "weights_digest",
 ]

@@ -82,6 +82,19 @@ def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
     return found[-1][1] if found else None
 
 
+def remove_stale_temps(run_dir: str | os.PathLike[str]) -> list[Path]:
+    """Delete half-written checkpoint temp files (a process killed inside :func:`save_checkpoint` leaves one).
+
+    They never match the ``step_*.pt`` names, so they are never loaded; this only reclaims their disk space.
+    Call it only while no process of the run is writing (at start-up, before the first checkpoint).
+    """
+    folder = checkpoint_dir(run_dir)
+    stale = sorted(folder.glob(".step_*.pt.*.tmp")) if folder.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 def save_checkpoint(
     run_dir: str | os.PathLike[str],
     *,
@@ -141,6 +154,7 @@ __all__ = [
     "latest_checkpoint",
     "list_checkpoints",
     "load_checkpoint",
+    "remove_stale_temps",
     "restore_rng",
     "save_checkpoint",
 ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import random
 import sys
 import time
 from collections import defaultdict
@@ -52,7 +53,14 @@ from gmcnn.models.state_dict import load_state_strict
 from gmcnn.models.vgg import VGG19Features
 from gmcnn.training import distributed
 from gmcnn.training.config import TrainConfig
-from gmcnn.training.state import capture_rng, latest_checkpoint, restore_rng, save_checkpoint
+from gmcnn.training.state import (
+    capture_rng,
+    latest_checkpoint,
+    load_checkpoint,
+    remove_stale_temps,
+    restore_rng,
+    save_checkpoint,
+)
 from gmcnn.training.steps import discriminator_step, generator_step
 from gmcnn.weights.format import export_generator, load_generator
 
@@ -60,6 +68,37 @@ SAMPLE_ROWS = 4
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+def resume_state(run_dir: Path, *, resume: bool, info: distributed.DistInfo) -> dict[str, Any] | None:
+    """The checkpoint every rank continues from (None = a new run); call it once the job is joined.
+
+    Rank 0 alone reads the run directory and broadcasts the state, so the other ranks need no access to it and
+    all of them continue from the same checkpoint. After an elastic restart torchrun reruns the same command
+    line, so a restart resumes even without ``resume``. Errors (checkpoints without ``resume``, an unreadable
+    checkpoint) are raised as :class:`UserError` on every rank.
+    """
+    resume = resume or distributed.restarted(info)
+    outcome = distributed.broadcast_object(_read_resume_state(run_dir, resume=resume) if info.is_main else None, info)
+    if isinstance(outcome, str):
+        raise UserError(outcome)
+    return outcome
+
+
+def _read_resume_state(run_dir: Path, *, resume: bool) -> dict[str, Any] | str | None:
+    """Rank 0: the checkpoint to continue from, None for a new run, or the error message for every rank."""
+    remove_stale_temps(run_dir)  # left by a process killed while writing; never read as checkpoints
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        return None
+    if not resume:
+        return f"{run_dir} already holds checkpoints; pass --resume to continue or choose a new --run-dir"
+    try:
+        state = load_checkpoint(checkpoint)
+    except UserError as exc:
+        return str(exc)
+    print(f"gmcnn train: resuming from {checkpoint} (step {state['step']})", flush=True)
+    return state
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -303,6 +342,7 @@ def prepare_models(
     # Per-rank training randomness (GP interpolation, ID-MRF subsampling); data randomness is per sample.
     torch.manual_seed(distributed.rank_seed(cfg.seed, info.rank))
     np.random.seed(distributed.rank_seed(cfg.seed, info.rank) % 2**32)
+    random.seed(distributed.rank_seed(cfg.seed, info.rank))  # nothing draws from it today; reruns stay equal anyway
     step, batches_seen = 0, 0
     if state is not None:
         load_state_strict(generator, state["generator"], source="checkpoint")
@@ -485,4 +525,4 @@ def _stop_on_nan(which: str, step: int, logs: dict[str, float], last: Path | Non
     return 1
 
 
-__all__ = ["lr_at", "train"]
+__all__ = ["lr_at", "resume_state", "train"]
