@@ -20,7 +20,7 @@ from gmcnn.evaluation.evaluate import DEFAULT_METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOCOLS = ("paper-rect", "center", "strokes")
-KEPT = ("summary.md", "results.csv", "contact_sheet_1.png")
+KEPT = ("summary.md", "results.csv", "pooled.csv", "contact_sheet_1.png")
 
 
 def main() -> int:

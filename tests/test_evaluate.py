@@ -83,7 +83,15 @@ def test_coverage_summary_has_per_bin_tables(photos, tmp_path):
     summary = (out / "summary.md").read_text()
     assert "**hole PSNR** by hole coverage" in summary
     assert "| method | 1-10% | 10-20% | 20-30% | 30-40% | 40-50% | 50-60% |" in summary
-    assert len(_rows(out / "results.csv")) == 12
+    rows = _rows(out / "results.csv")
+    assert len(rows) == 12 and all(float(r["swd_hole"]) > 0 and float(r["grad_ratio_hole"]) > 0 for r in rows)
+    assert "**hole SWD** by hole coverage" in summary
+    pooled = _rows(out / "pooled.csv")
+    assert [(r["method"], r["bin"]) for r in pooled][:2] == [("telea", "all"), ("telea", "1-10%")]
+    assert len(pooled) == 2 * 7 and {r["cases"] for r in pooled} == {"6", "1"}
+    # The pooled values are in the summary table (not the mean of the per-case values).
+    telea_all = float(pooled[0]["swd_hole"])
+    assert f"{telea_all:.3f}" in summary.split("\n| telea |", 1)[1].split("\n", 1)[0]
 
 
 def test_user_errors_exit_2(photos, tmp_path, capsys):

@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{args.data} is a {cases.protocol!r} case set, not {args.protocol!r}")
     else:
         cases = build_cases(args.protocol, args.data, out / "cases", num=args.num, seed=args.seed)
-    rows = evaluate(cases, methods, out)
-    text = summary_markdown(rows, cases, [m.label for m in methods])
+    result = evaluate(cases, methods, out)
+    text = summary_markdown(result.rows, cases, [m.label for m in methods], result)
     atomic_write(out / "summary.md", lambda tmp: tmp.write_text(text))
     print(text)
     return 0

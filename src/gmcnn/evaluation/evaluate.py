@@ -8,8 +8,11 @@ Output folder::
 
     cases/                 the case set (unless --data already was one), see gmcnn.evaluation.protocol
     fills/METHOD/ID.png    every fill, so other tools (LPIPS, FID, viewers) can reuse them
-    results.csv            one row per case and method: every metric of gmcnn.evaluation.metrics + seconds
-    summary.md             mean per method (per coverage bin too), with the definitions and the machine
+    results.csv            one row per case and method: every metric of gmcnn.evaluation.metrics, the per-case
+                           realism measures of gmcnn.evaluation.realism (swd_hole, grad_ratio_hole) + seconds
+    pooled.csv             per method (and coverage bin): hole SWD and gradient-energy ratio pooled over the cases
+    summary.md             mean per method (per coverage bin too; SWD and gradient ratio pooled), with the
+                           definitions and the machine
     contact_sheet_N.png    input | each method | target, 8 cases a sheet, for the first 16 cases
 
 LPIPS and FID are not computed: both need pretrained backbone weights, which gmcnn never downloads; the
@@ -27,7 +30,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,7 +38,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from gmcnn.errors import UserError
-from gmcnn.evaluation import metrics
+from gmcnn.evaluation import metrics, realism
 from gmcnn.evaluation.baselines import baseline_names, get_baseline
 from gmcnn.evaluation.protocol import CaseSet, write_png
 from gmcnn.files import atomic_write
@@ -43,8 +46,8 @@ from gmcnn.files import atomic_write
 DEFAULT_METHODS: Final = "default,telea,ns,biharmonic,patchmatch"
 SHEET_ROWS: Final = 8
 SHEET_CASES: Final = 16
-# (column title, metric key, scale for display, digits, higher is better)
-COLUMNS: Final = (
+# (column title, metric key, scale for display, digits, higher is better; None: closest to 1 is best)
+COLUMNS: Final[tuple[tuple[str, str, float, int, bool | None], ...]] = (
     ("PSNR", "psnr", 1.0, 2, True),
     ("SSIM", "ssim", 1.0, 4, True),
     ("L1 %", "l1", 100.0, 2, False),
@@ -53,8 +56,11 @@ COLUMNS: Final = (
     ("hole L1 %", "l1_hole", 100.0, 2, False),
     ("SSIM (skimage)", "ssim_skimage", 1.0, 4, True),
     ("hole SSIM (skimage)", "ssim_skimage_hole", 1.0, 4, True),
+    ("hole SWD", "swd_hole", 1.0, 3, False),
+    ("grad ratio", "grad_ratio_hole", 1.0, 2, None),
 )
-BIN_METRICS: Final = ("psnr_hole", "ssim", "ssim_hole", "l1_hole")
+BIN_METRICS: Final = ("psnr_hole", "ssim", "ssim_hole", "l1_hole", "swd_hole")
+POOLED: Final = realism.REALISM_NAMES  # summary columns that are pooled over cases, not means of per-case values
 
 
 @dataclass(frozen=True)
@@ -101,12 +107,26 @@ def _label(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem if path.is_file() else path.name) or "model"
 
 
-def evaluate(cases: CaseSet, methods: Sequence[Method], out: str | Path, *, progress: bool = True) -> list[dict]:
-    """Fill every case with every method, save the fills, and return one metrics row per (case, method)."""
+@dataclass
+class Evaluation:
+    """What :func:`evaluate` measured: one row per (case, method) and each method's pooled realism patches."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    pools: dict[str, realism.RealismPool] = field(default_factory=dict)
+
+    def pooled(self, method: str, key: str, bin_label: str | None = None) -> float:
+        """A pooled realism value (``swd_hole`` or ``grad_ratio_hole``) of ``method``, over one bin or all."""
+        pool = self.pools[method]
+        return pool.swd(bin_label) if key == "swd_hole" else pool.grad_ratio(bin_label)
+
+
+def evaluate(cases: CaseSet, methods: Sequence[Method], out: str | Path, *, progress: bool = True) -> Evaluation:
+    """Fill every case with every method, save the fills, and return the per-case rows and pooled patches."""
     from tqdm import tqdm
 
     out = Path(out)
-    rows: list[dict[str, Any]] = []
+    result = Evaluation(pools={m.label: realism.RealismPool() for m in methods})
+    rows = result.rows
     sheet: list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = []
     bar = tqdm(total=len(cases.cases) * len(methods), unit="fill", desc=f"eval {cases.protocol}", disable=not progress)
     for index, case in enumerate(cases.cases):
@@ -130,6 +150,7 @@ def evaluate(cases: CaseSet, methods: Sequence[Method], out: str | Path, *, prog
                     "coverage": case.coverage,
                     "method": method.label,
                     **metrics.all_metrics(filled, target, hole),
+                    **result.pools[method.label].add(filled, target, hole, key=case.bin),
                     "seconds": seconds,
                 }
             )
@@ -139,21 +160,36 @@ def evaluate(cases: CaseSet, methods: Sequence[Method], out: str | Path, *, prog
             sheet.append((masked, target, fills))
     bar.close()
     write_csv(out / "results.csv", rows)
+    write_pooled_csv(out / "pooled.csv", result, [m.label for m in methods], cases.bins)
     for n, start in enumerate(range(0, len(sheet), SHEET_ROWS), 1):
         contact_sheet(sheet[start : start + SHEET_ROWS], [m.label for m in methods]).save(
             out / f"contact_sheet_{n}.png"
         )
-    return rows
+    return result
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     """Write the per-case rows (atomically)."""
     buf = io.StringIO()
-    fields = ["case", "bin", "coverage", "method", *metrics.METRIC_NAMES, "seconds"]
+    fields = ["case", "bin", "coverage", "method", *metrics.METRIC_NAMES, *realism.REALISM_NAMES, "seconds"]
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    text = buf.getvalue()
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def write_pooled_csv(path: Path, result: Evaluation, methods: list[str], bins: list[str]) -> None:
+    """One row per method and bin (``all`` = every case): the pooled hole SWD and gradient-energy ratio."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["method", "bin", "cases", *POOLED])
+    for m in methods:
+        for b in dict.fromkeys(["all", *bins]):
+            chosen = None if b == "all" else b
+            n = sum(1 for k in result.pools[m].keys if chosen is None or k == chosen)
+            writer.writerow([m, b, n, *(f"{result.pooled(m, key, chosen):.6g}" for key in POOLED)])
     text = buf.getvalue()
     atomic_write(path, lambda tmp: tmp.write_text(text))
 
@@ -190,20 +226,36 @@ def _table(header: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _bold_best(cells: list[str], values: list[float], higher: bool) -> list[str]:
+def _bold_best(cells: list[str], values: list[float], higher: bool | None) -> list[str]:
     finite = [v for v in values if not math.isnan(v)]
     if len(finite) < 2:
         return cells
-    best = max(finite) if higher else min(finite)
+    if higher is None:  # a ratio to the truth: closest to 1 is best
+        best = min(finite, key=lambda v: abs(math.log(v)) if v > 0 else math.inf)
+    else:
+        best = max(finite) if higher else min(finite)
     return [f"**{c}**" if v == best else c for c, v in zip(cells, values, strict=True)]
 
 
-def summary_table(rows: list[dict[str, Any]], methods: list[str]) -> str:
-    """Mean of every metric per method (best value per column in bold), plus the number of cases and s/fill."""
+def _value(
+    rows: list[dict[str, Any]], method: str, key: str, result: Evaluation | None, bin_label: str | None
+) -> float:
+    """The table value: pooled for the realism keys when ``result`` has them, else the mean over the rows."""
+    if result is not None and key in POOLED and method in result.pools:
+        return result.pooled(method, key, bin_label)
+    return _mean([r[key] for r in rows if r["method"] == method and bin_label in (None, r.get("bin")) and key in r])
+
+
+def summary_table(rows: list[dict[str, Any]], methods: list[str], result: Evaluation | None = None) -> str:
+    """Every metric per method (best value per column in bold), plus the number of cases and s/fill.
+
+    Means over cases, except hole SWD and the gradient ratio, which are pooled over the cases when ``result``
+    (with its patch pools) is given.
+    """
     by_method = {m: [r for r in rows if r["method"] == m] for m in methods}
     columns = []
     for _title, key, scale, digits, higher in COLUMNS:
-        values = [_mean([r[key] for r in by_method[m]]) for m in methods]
+        values = [_value(rows, m, key, result, None) for m in methods]
         columns.append(_bold_best([_fmt(v, scale, digits) for v in values], values, higher))
     body = []
     for i, m in enumerate(methods):
@@ -212,10 +264,12 @@ def summary_table(rows: list[dict[str, Any]], methods: list[str]) -> str:
     return _table(["method", "n", *(c[0] for c in COLUMNS), "s / fill"], body)
 
 
-def bin_table(rows: list[dict[str, Any]], methods: list[str], bins: list[str], key: str) -> str:
-    """One metric per method (rows) and coverage bin (columns)."""
+def bin_table(
+    rows: list[dict[str, Any]], methods: list[str], bins: list[str], key: str, result: Evaluation | None = None
+) -> str:
+    """One metric per method (rows) and coverage bin (columns); realism keys pooled per bin with ``result``."""
     title, scale, digits, higher = next((t, s, d, hb) for t, k, s, d, hb in COLUMNS if k == key)
-    grid = [[_mean([r[key] for r in rows if r["method"] == m and r["bin"] == b]) for b in bins] for m in methods]
+    grid = [[_value(rows, m, key, result, b) for b in bins] for m in methods]
     cols = [
         _bold_best([_fmt(g[j], scale, digits) for g in grid], [g[j] for g in grid], higher) for j in range(len(bins))
     ]
@@ -223,7 +277,9 @@ def bin_table(rows: list[dict[str, Any]], methods: list[str], bins: list[str], k
     return f"**{title}** by hole coverage\n\n" + _table(["method", *bins], body)
 
 
-def summary_markdown(rows: list[dict[str, Any]], cases: CaseSet, methods: list[str]) -> str:
+def summary_markdown(
+    rows: list[dict[str, Any]], cases: CaseSet, methods: list[str], result: Evaluation | None = None
+) -> str:
     """The whole summary.md: parameters, the main table, per-bin tables, definitions and the machine."""
     parts = [
         f"# gmcnn eval: `{cases.protocol}`",
@@ -231,11 +287,11 @@ def summary_markdown(rows: list[dict[str, Any]], cases: CaseSet, methods: list[s
         f"{len(cases.cases)} cases ({cases.num} crops of {cases.size}x{cases.size}, seed {cases.seed}) from "
         f"`{cases.source}`; case set `{cases.root}`.",
         "",
-        summary_table(rows, methods),
+        summary_table(rows, methods, result),
     ]
     if cases.bins != ["all"]:
         for key in BIN_METRICS:
-            parts += ["", bin_table(rows, methods, cases.bins, key)]
+            parts += ["", bin_table(rows, methods, cases.bins, key, result)]
     parts += [
         "",
         "Means over cases; best per column in bold. PSNR: MATLAB `psnr` (peak 255, MSE over pixels x RGB). "
@@ -245,6 +301,14 @@ def summary_markdown(rows: list[dict[str, Any]], cases: CaseSet, methods: list[s
         'data_range=255)`, per-channel 2-D. L1: mean |difference| / 255, in percent. "hole" columns use only '
         "the hole pixels (SSIM: mean of the SSIM map over them). The input given to every method has the hole "
         "painted white; s / fill is wall time per call, including pre- and post-processing.",
+        "",
+        "Realism (`gmcnn.evaluation.realism`), pooled over all cases of the table (or bin): hole SWD = sliced "
+        "Wasserstein distance between the 7x7 RGB patches of a 3-level Laplacian pyramid centred in the hole of "
+        "the fills and of the truth (at most 1024 per level and case, the same places for both), each dimension "
+        "normalised by the truth's mean and std, 512 random unit projections, 256 quantiles matched, W1 averaged "
+        "over projections and levels, seed 0; 0 = the truth's patch statistics, lower is more realistic. grad "
+        "ratio = the fills' summed squared hole gradients / the truth's (1 = the truth's detail; best = closest "
+        "to 1). results.csv has per-case values of both, pooled.csv the pooled ones.",
         "",
         "LPIPS and FID: not computed (they need pretrained backbone weights, which gmcnn never downloads). The "
         "fills are saved under `fills/` for tools that have them.",
@@ -270,4 +334,4 @@ def machine_description() -> str:
     return text
 
 
-__all__ = ["Method", "contact_sheet", "evaluate", "load_methods", "summary_markdown"]
+__all__ = ["Evaluation", "Method", "contact_sheet", "evaluate", "load_methods", "summary_markdown"]
