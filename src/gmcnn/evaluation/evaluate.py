@@ -22,6 +22,7 @@ saved fills and cases are laid out for running them with other tools.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import os
@@ -74,7 +75,9 @@ class Method:
 def load_methods(spec: str | Sequence[str], *, device: str = "auto") -> list[Method]:
     """Build the methods named in ``spec`` (comma-separated or a list), in order.
 
-    Baseline names win; any other name goes to ``Inpainter.from_pretrained``. Labels (used in tables and
+    Baseline names win; any other name goes to ``Inpainter.from_pretrained``. A ``+texture`` suffix runs the
+    texture stage (:mod:`gmcnn.inpainting.texture`) on the method's fill: a model through its ``texture="patch"``
+    option, a baseline on its output; ``+textureS`` uses a blend sigma of ``S`` px. Labels (used in tables and
     folder names) are the names, or the file/folder name for paths; duplicates are refused.
     """
     names = [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()]
@@ -82,17 +85,56 @@ def load_methods(spec: str | Sequence[str], *, device: str = "auto") -> list[Met
         raise UserError(f"no methods given; e.g. --methods {DEFAULT_METHODS}")
     methods: list[Method] = []
     for name in names:
-        if name in baseline_names():
-            methods.append(Method(name, get_baseline(name)))
-            continue
-        from gmcnn.inpainting.pipeline import Inpainter  # torch only when a model is evaluated
+        base, sigma = _texture_suffix(name)
+        if base in baseline_names():
+            fill: Callable[[np.ndarray, np.ndarray], Any] = get_baseline(base)
+            label = name
+        else:
+            from gmcnn.inpainting.pipeline import Inpainter  # torch only when a model is evaluated
 
-        methods.append(Method(_label(name), Inpainter.from_pretrained(name, device=device)))
+            fill = Inpainter.from_pretrained(base, device=device)
+            label = _label(base) + name[len(base) :]
+            if sigma is not None and sigma == _default_sigma():
+                fill, sigma = functools.partial(fill, texture="patch"), None
+        methods.append(Method(label, fill if sigma is None else _Textured(fill, sigma)))
     labels = [m.label for m in methods]
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
         raise UserError(f"methods {dupes} are named twice; give each method once")
     return methods
+
+
+def _texture_suffix(name: str) -> tuple[str, float | None]:
+    """``"default+texture4"`` -> ``("default", 4.0)``; no suffix -> ``(name, None)``."""
+    match = re.fullmatch(r"(.+)\+texture(\d+(?:\.\d+)?)?", name)
+    if not match:
+        return name, None
+    return match.group(1), float(match.group(2)) if match.group(2) else _default_sigma()
+
+
+def _default_sigma() -> float:
+    from gmcnn.inpainting.texture import BLEND_SIGMA
+
+    return BLEND_SIGMA
+
+
+@dataclass(frozen=True)
+class _Textured:
+    """A fill followed by the texture stage on the whole image (one window), with blend sigma ``sigma``."""
+
+    fill: Callable[[np.ndarray, np.ndarray], Any]
+    sigma: float
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        from gmcnn.inpainting.texture import synthesize
+        from gmcnn.processing import normalize_mask, rgb_to_tensor, tensor_to_rgb
+
+        hole = normalize_mask(mask, image.shape[:2])
+        coarse = rgb_to_tensor(np.asarray(self.fill(image, mask)))
+        out = tensor_to_rgb(synthesize(coarse, image, hole, sigma=self.sigma))
+        result = image.copy()
+        result[hole] = out[hole]
+        return result
 
 
 def _label(name: str) -> str:
