@@ -41,8 +41,9 @@ def test_only_the_hole_changes_and_detail_is_added(case):
     pools[1].add(filled, truth, hole)
     assert pools[1].swd() < 0.7 * pools[0].swd()
     # The low-pass is the coarse fill's: the blend follows the structure it is given.
-    low = T.gaussian_blur(out, T.BLEND_SIGMA)[:, :, 100:150, 80:120]
-    assert (low - T.gaussian_blur(coarse, T.BLEND_SIGMA)[:, :, 100:150, 80:120]).abs().mean() < 0.05
+    sigma = T.BLEND_FRACTION * 256
+    low = T.gaussian_blur(out, sigma)[:, :, 100:150, 80:120]
+    assert (low - T.gaussian_blur(coarse, sigma)[:, :, 100:150, 80:120]).abs().mean() < 0.05
 
 
 def test_deterministic_for_a_seed(case):

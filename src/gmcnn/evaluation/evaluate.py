@@ -94,7 +94,7 @@ def load_methods(spec: str | Sequence[str], *, device: str = "auto") -> list[Met
 
             fill = Inpainter.from_pretrained(base, device=device)
             label = _label(base) + name[len(base) :]
-            if sigma is not None and sigma == _default_sigma():
+            if sigma == 0.0:
                 fill, sigma = functools.partial(fill, texture="patch"), None
         methods.append(Method(label, fill if sigma is None else _Textured(fill, sigma)))
     labels = [m.label for m in methods]
@@ -105,22 +105,17 @@ def load_methods(spec: str | Sequence[str], *, device: str = "auto") -> list[Met
 
 
 def _texture_suffix(name: str) -> tuple[str, float | None]:
-    """``"default+texture4"`` -> ``("default", 4.0)``; no suffix -> ``(name, None)``."""
+    """``"default+texture4"`` -> ``("default", 4.0)``, ``"default+texture"`` -> ``("default", 0.0)`` (the
+    stage's default sigma); no suffix -> ``(name, None)``."""
     match = re.fullmatch(r"(.+)\+texture(\d+(?:\.\d+)?)?", name)
     if not match:
         return name, None
-    return match.group(1), float(match.group(2)) if match.group(2) else _default_sigma()
-
-
-def _default_sigma() -> float:
-    from gmcnn.inpainting.texture import BLEND_SIGMA
-
-    return BLEND_SIGMA
+    return match.group(1), float(match.group(2)) if match.group(2) else 0.0
 
 
 @dataclass(frozen=True)
 class _Textured:
-    """A fill followed by the texture stage on the whole image (one window), with blend sigma ``sigma``."""
+    """A fill followed by the texture stage on the whole image (one window); blend sigma ``sigma`` (0: default)."""
 
     fill: Callable[[np.ndarray, np.ndarray], Any]
     sigma: float
@@ -131,7 +126,7 @@ class _Textured:
 
         hole = normalize_mask(mask, image.shape[:2])
         coarse = rgb_to_tensor(np.asarray(self.fill(image, mask)))
-        out = tensor_to_rgb(synthesize(coarse, image, hole, sigma=self.sigma))
+        out = tensor_to_rgb(synthesize(coarse, image, hole, sigma=self.sigma or None))
         result = image.copy()
         result[hole] = out[hole]
         return result
