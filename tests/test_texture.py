@@ -11,7 +11,8 @@ from skimage import data
 from gmcnn.errors import UserError
 from gmcnn.evaluation.realism import RealismPool, grad_ratio
 from gmcnn.inpainting import texture as T
-from gmcnn.processing import rgb_to_tensor, tensor_to_rgb
+from gmcnn.inpainting.options import FillOptions
+from gmcnn.inpainting.image import rgb_to_tensor, tensor_to_rgb
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +82,6 @@ def test_inpainter_option(inpainter, photo):
     assert not np.array_equal(plain[hole], textured[hole])
     with pytest.raises(UserError, match="unknown texture"):
         inpainter(photo, hole, texture="bogus")
+    result = inpainter.fill(photo, hole, FillOptions(texture="patch"))
+    assert result.stages == ["model", "texture", "composite"] and result.timings["texture"] > 0
+    np.testing.assert_array_equal(result.image, textured)  # deterministic through the pipeline too

@@ -121,8 +121,8 @@ class _Textured:
     sigma: float
 
     def __call__(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        from gmcnn.inpainting.image import normalize_mask, rgb_to_tensor, tensor_to_rgb
         from gmcnn.inpainting.texture import synthesize
-        from gmcnn.processing import normalize_mask, rgb_to_tensor, tensor_to_rgb
 
         hole = normalize_mask(mask, image.shape[:2])
         coarse = rgb_to_tensor(np.asarray(self.fill(image, mask)))

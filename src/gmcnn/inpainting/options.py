@@ -22,8 +22,8 @@ if TYPE_CHECKING:  # windows.py imports nothing from here; the annotation only n
     from gmcnn.inpainting.windows import FillPlan
 
 STRATEGIES = ("auto", "original", "resize", "crop")
-# The texture stage (inference-time patch synthesis, inpainting/texture.py) adds its modes here when it lands.
-TEXTURES = ("off",)
+# The texture stage (inpainting/texture.py): "patch" = the coarse fill's low-pass + PatchMatch's detail.
+TEXTURES = ("off", "patch")
 DEFAULT_PROCESS_SIZE = 512
 
 
@@ -46,7 +46,9 @@ class FillOptions:
         feather: blend the fill into its surroundings over this many pixels *outside* the hole; those pixels
             change too. With 0 only hole pixels change.
         margin: context around each hole for ``"crop"``, as a fraction of the hole's longer side.
-        texture: the texture stage after the model's coarse fill; ``"off"`` skips it.
+        texture: the texture stage after the model's coarse fill: ``"patch"`` keeps the fill's large-scale colour
+            and takes the finer detail from a PatchMatch fill of the window (:mod:`gmcnn.inpainting.texture`);
+            ``"off"`` skips it.
     """
 
     strategy: str = _option(
@@ -65,7 +67,9 @@ class FillOptions:
     margin: float = _option(
         0.5, "context around each hole for crop, as a fraction of the hole's longer side", minimum=0.0, maximum=8.0
     )
-    texture: str = _option("off", "texture stage after the coarse fill (off = none)", choices=TEXTURES)
+    texture: str = _option(
+        "off", "texture stage after the coarse fill: patch (real texture from the photo) or off", choices=TEXTURES
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

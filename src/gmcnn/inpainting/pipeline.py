@@ -274,15 +274,15 @@ class Inpainter:
         return pred
 
     def _texture(self, coarse: torch.Tensor, rgb: np.ndarray, hole: np.ndarray, result: FillResult) -> torch.Tensor:
-        """The texture stage's place: refine the coarse fill of one window before the composite.
-
-        ``inpainting/texture.py`` (inference-time patch synthesis) plugs in here for ``texture != "off"`` and
-        adds its time to ``result.timings["texture"]``; with ``"off"`` (the only mode so far) the coarse fill
-        passes through unchanged.
-        """
+        """The texture stage: refine the coarse fill of one window before the composite (off: unchanged)."""
         if result.options.texture == "off":
             return coarse
-        raise UserError(f"texture stage {result.options.texture!r} is not available in this build")
+        from gmcnn.inpainting.texture import synthesize  # pypatchmatch only when the stage runs
+
+        start = time.perf_counter()
+        out = synthesize(coarse, rgb, hole, mode=result.options.texture)
+        result.timings["texture"] = result.timings.get("texture", 0.0) + (time.perf_counter() - start)
+        return out
 
     def _check_memory(self, h: int, w: int) -> None:
         """Refuse a full-resolution fill that would not fit in this machine's free memory."""

@@ -64,7 +64,7 @@ def patchmatch_fill(rgb: np.ndarray, hole: np.ndarray, *, seed: int = 0, max_sid
     h, w = hole.shape
     scale = min(1.0, max_side / max(h, w))
     if scale < 1.0:
-        from gmcnn.processing import resize_mask, resize_rgb
+        from gmcnn.inpainting.image import resize_mask, resize_rgb
 
         size = (max(1, round(h * scale)), max(1, round(w * scale)))
         small = _patchmatch(patchmatch, resize_rgb(rgb, size), resize_mask(hole, size), seed)
