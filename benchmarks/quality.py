@@ -3,17 +3,24 @@
 Runs ``paper-rect``, ``center`` and ``strokes`` (fixed seed) on a folder of held-out photos (by default the
 corpus validation split built by ``gmcnn corpus build``). The full outputs (cases, every fill, per-case CSV)
 go to ``--work`` (git-ignored ``runs/``); ``summary.md``, ``results.csv`` and the first contact sheet of each
-protocol are copied to ``--out``, and ``--out/quality.md`` joins the three summaries. Usage::
+protocol are copied to ``--out``, and ``--out/quality.md`` joins the three summaries. ``--out/realism.md``
+has one table for all protocols (hole PSNR, SSIM, pooled hole SWD, gradient ratio per method) and the
+ablation (pre-fill / + network / + texture stage / both), and ``--out/frontier.png`` plots hole PSNR against
+hole SWD for every method, one panel per protocol. ``--report`` rebuilds those two from ``--work`` without
+filling again. Usage::
 
-    python3 benchmarks/quality.py [--data data/corpus/val] [--num 200] [--methods default,telea,ns,patchmatch]
+    python3 benchmarks/quality.py [--data data/corpus/val] [--num 200] [--methods default,default+texture,...]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import shutil
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from gmcnn.cli import main as gmcnn_main
 from gmcnn.evaluation.evaluate import DEFAULT_METHODS
@@ -21,6 +28,86 @@ from gmcnn.evaluation.evaluate import DEFAULT_METHODS
 ROOT = Path(__file__).resolve().parent.parent
 PROTOCOLS = ("paper-rect", "center", "strokes")
 KEPT = ("summary.md", "results.csv", "pooled.csv", "contact_sheet_1.png")
+# (row title, method label): what each stage adds, on the same cases.
+ABLATION = (
+    ("pre-fill (push-pull)", "pushpull"),
+    ("+ network (the default model)", "default"),
+    ("pre-fill + texture stage", "pushpull+texture"),
+    ("+ network + texture stage (full)", "default+texture"),
+)
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def protocol_scores(folder: Path) -> dict[str, dict[str, float]]:
+    """Per method: mean hole PSNR, SSIM and hole SSIM over the cases, pooled hole SWD and gradient ratio."""
+    rows = _read(folder / "results.csv")
+    pooled = {r["method"]: r for r in _read(folder / "pooled.csv") if r["bin"] == "all"}
+    out = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        out[method] = {
+            **{k: float(np.mean([float(r[k]) for r in mine])) for k in ("psnr_hole", "ssim", "ssim_hole")},
+            "swd_hole": float(pooled[method]["swd_hole"]),
+            "grad_ratio_hole": float(pooled[method]["grad_ratio_hole"]),
+            "n": float(len(mine)),
+        }
+    return out
+
+
+def realism_markdown(scores: dict[str, dict[str, dict[str, float]]]) -> str:
+    """One table per protocol (every method) and the ablation table."""
+    lines = ["# Realism beside distortion", ""]
+    for protocol, by_method in scores.items():
+        n = int(next(iter(by_method.values()))["n"])
+        lines += [f"## {protocol} ({n} cases)", "", "| method | hole PSNR | SSIM | hole SSIM | hole SWD | grad ratio |",
+                  "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for m, v in by_method.items():
+            lines.append(f"| {m} | {v['psnr_hole']:.2f} | {v['ssim']:.4f} | {v['ssim_hole']:.4f} | "
+                         f"{v['swd_hole']:.3f} | {v['grad_ratio_hole']:.2f} |")  # fmt: skip
+        lines.append("")
+    lines += ["## Ablation (hole PSNR / pooled hole SWD)", "", "| stage | " + " | ".join(scores) + " |",
+              "|---|" + "---:|" * len(scores)]  # fmt: skip
+    for title, method in ABLATION:
+        cells = [f"{s[method]['psnr_hole']:.2f} / {s[method]['swd_hole']:.3f}" if method in s else "–"
+                 for s in scores.values()]  # fmt: skip
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def frontier_plot(scores: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
+    """Hole PSNR against pooled hole SWD, every method, one panel per protocol."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(scores), figsize=(5 * len(scores), 4.2))
+    for ax, (protocol, by_method) in zip(np.atleast_1d(axes), scores.items(), strict=True):
+        for m, v in by_method.items():
+            ours = m.startswith(("default", "pushpull"))
+            ax.scatter(v["swd_hole"], v["psnr_hole"], marker="o" if ours else "s", s=40)
+            ax.annotate(m, (v["swd_hole"], v["psnr_hole"]), fontsize=8, xytext=(4, 3), textcoords="offset points")
+        ax.set_title(protocol)
+        ax.set_xlabel("hole SWD (pooled; lower = more realistic)")
+        ax.set_ylabel("hole PSNR (dB; higher = closer to the truth)")
+        ax.grid(alpha=0.3)
+    fig.suptitle("Perception-distortion frontier: best is top left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def report(work: Path, out: Path) -> None:
+    """realism.md and frontier.png from the protocols' results under ``work``."""
+    scores = {p: protocol_scores(work / p) for p in PROTOCOLS if (work / p / "pooled.csv").is_file()}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "realism.md").write_text(realism_markdown(scores))
+    frontier_plot(scores, out / "frontier.png")
+    print((out / "realism.md").read_text())
 
 
 def main() -> int:
@@ -31,8 +118,12 @@ def main() -> int:
     ap.add_argument("--methods", default=DEFAULT_METHODS)
     ap.add_argument("--work", default=str(ROOT / "runs" / "quality"), help="full outputs (large, not committed)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "quality"), help="committed summaries")
+    ap.add_argument("--report", action="store_true", help="only rebuild realism.md and frontier.png from --work")
     args = ap.parse_args()
     work, out = Path(args.work), Path(args.out)
+    if args.report:
+        report(work, out)
+        return 0
     joined = ["# Quality benchmark", ""]
     for protocol in PROTOCOLS:
         folder = work / protocol
@@ -46,6 +137,7 @@ def main() -> int:
         summary = (folder / "summary.md").read_text().replace("# gmcnn eval:", "## Protocol", 1)
         joined += [summary, f"![contact sheet]({protocol}/contact_sheet_1.png)", ""]
     (out / "quality.md").write_text("\n".join(joined))
+    report(work, out)
     print(f"summaries in {out}")
     return 0
 

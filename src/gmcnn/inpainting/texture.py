@@ -31,6 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gmcnn.errors import UserError
+
 MODES: Final = ("off", "patch")
 BLEND_FRACTION: Final = 0.125
 MAX_SIDE: Final = 512
@@ -60,7 +62,7 @@ def patchmatch_fill(rgb: np.ndarray, hole: np.ndarray, *, seed: int = 0, max_sid
     try:
         import patchmatch
     except ImportError:
-        raise RuntimeError("the texture stage needs pypatchmatch: pip install pypatchmatch") from None
+        raise UserError('texture="patch" needs pypatchmatch: pip install "gmcnn[texture]"') from None
     h, w = hole.shape
     scale = min(1.0, max_side / max(h, w))
     if scale < 1.0:
