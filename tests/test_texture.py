@@ -11,8 +11,8 @@ from skimage import data
 from gmcnn.errors import UserError
 from gmcnn.evaluation.realism import RealismPool, grad_ratio
 from gmcnn.inpainting import texture as T
-from gmcnn.inpainting.options import FillOptions
 from gmcnn.inpainting.image import rgb_to_tensor, tensor_to_rgb
+from gmcnn.inpainting.options import FillOptions
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,13 @@ def test_only_the_hole_changes_and_detail_is_added(case):
     sigma = T.BLEND_FRACTION * 90  # the hole's longer side
     low = T.gaussian_blur(out, sigma)[:, :, 100:150, 80:120]
     assert (low - T.gaussian_blur(coarse, sigma)[:, :, 100:150, 80:120]).abs().mean() < 0.05
+
+
+def test_wide_lowpass_is_close_to_the_exact_blur(case):
+    truth, _, _ = case
+    x = rgb_to_tensor(truth)
+    for sigma in (3.0, 12.0, 30.0):
+        assert (T.lowpass(x, sigma) - T.gaussian_blur(x, sigma)).abs().mean() < 0.01  # < 1.3 grey levels
 
 
 def test_deterministic_for_a_seed(case):

@@ -61,6 +61,22 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return x
 
 
+def lowpass(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian low-pass; wide ones are blurred at a reduced size (block means) and upsampled (bilinear).
+
+    A direct blur costs ~6 sigma taps per pixel (minutes for sigma 200 on a 12 MP window); at a reduced size
+    by ``f`` ~ sigma / 4 the remaining blur is ~4 px, and the result differs from the exact one by well under
+    a grey level on photos.
+    """
+    f = int(sigma // 4)
+    if f < 2:
+        return gaussian_blur(x, sigma)
+    small = F.avg_pool2d(x, f, ceil_mode=True)
+    # a block mean of side f has variance (f^2 - 1) / 12; the blur left to do makes up the rest
+    rest = math.sqrt(max(sigma**2 - (f * f - 1) / 12.0, 1.0)) / f
+    return F.interpolate(gaussian_blur(small, rest), size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
 def hole_box(hole: np.ndarray) -> tuple[int, int, int, int]:
     """``(top, bottom, left, right)`` of the hole's bounding box (exclusive ends)."""
     rows, cols = np.nonzero(hole.any(axis=1))[0], np.nonzero(hole.any(axis=0))[0]
@@ -133,7 +149,7 @@ def synthesize(
     if sigma is None:
         top, bottom, left, right = hole_box(hole)
         sigma = max(2.0, BLEND_FRACTION * max(bottom - top, right - left))
-    blend = gaussian_blur(guide, sigma) + matched - gaussian_blur(matched, sigma)
+    blend = lowpass(guide, sigma) + matched - lowpass(matched, sigma)
     return torch.where(mask, blend.clamp(-1.0, 1.0), coarse).to(coarse.dtype)
 
 
