@@ -1,12 +1,14 @@
-"""Plot training curves of one or more runs into one PNG: train hole loss, validation hole PSNR and SSIM.
+"""Plot training curves of one or more runs into one PNG: train hole loss, validation hole PSNR, SSIM, hole SWD.
 
 Usage: python3 benchmarks/training_curves.py OUT.png RUN_DIR[=label] [RUN_DIR[=label] ...]
 
 Validation points come from each run's ``metrics.jsonl`` and, when present, ``val_checkpoints.jsonl`` (written by
-``benchmarks/validate_checkpoints.py``). Classical fills scored on the same validation cases
-(``val_baselines.json`` in the first run that has one) are drawn as dotted reference lines, and the axes are
-clipped to a window around them (a diverged run leaves the plot instead of flattening it). All runs of the
-``cpu_small`` family share the validation cases (same images, seed, mask type and size), so their curves compare.
+``benchmarks/validate_checkpoints.py``, the only source of hole SWD; a run that has that file is drawn from it
+alone, since it may score more cases than the in-training validation). Classical fills scored on the same
+validation cases (``val_baselines.json`` in the first run that has one) are drawn as dotted reference lines, and
+the axes are clipped to a window around them (a diverged run leaves the plot instead of flattening it). All runs of
+the ``cpu_small`` family share the validation cases (same images, seed, mask type and size), so their curves
+compare.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ PANELS = (
     ("hole", "train hole loss (L1 keys solid, L2 dashed)"),
     ("val_hole_psnr", "validation hole PSNR (dB)"),
     ("val_ssim", "validation SSIM (whole image)"),
+    ("val_hole_swd", "validation hole SWD (pooled; lower = more realistic)"),
 )
+PADS = ((6.0, 1.0), (0.08, 0.01), (0.05, 0.3))  # plot window below / above the reference fills, per val panel
 
 
 def _rows(path: Path) -> list[dict]:
@@ -43,14 +47,15 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     out, runs = Path(argv[0]), argv[1:]
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(16, 4.5))
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(21, 4.5))
     baselines: dict[str, dict[str, float]] = {}
     for spec in runs:
         path, _, label = spec.partition("=")
         run = Path(path)
         label = label or run.name
         rows = _rows(run / "metrics.jsonl")
-        val_rows = [r for r in rows if "val_hole_psnr" in r] + _rows(run / "val_checkpoints.jsonl")
+        # validate_checkpoints.py may score more cases than the in-training validation: don't mix the two
+        val_rows = _rows(run / "val_checkpoints.jsonl") or [r for r in rows if "val_hole_psnr" in r]
         if not baselines and (run / "val_baselines.json").exists():
             baselines = json.loads((run / "val_baselines.json").read_text())
         color = None
@@ -65,7 +70,7 @@ def main(argv: list[str]) -> int:
                 ax.plot(steps, values, marker=".", color=color, label=label)
     # Diverged runs would squash the interesting range: clip to a window around the reference fills.
     axes[0].set_ylim(0, 0.5)
-    for ax, (key, _), pad in zip(axes[1:], PANELS[1:], ((6.0, 1.0), (0.08, 0.01)), strict=True):
+    for ax, (key, _), pad in zip(axes[1:], PANELS[1:], PADS, strict=True):
         refs = [scores[key] for scores in baselines.values() if key in scores]
         if refs:
             ax.set_ylim(min(refs) - pad[0], max(refs) + pad[1])

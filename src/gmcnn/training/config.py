@@ -62,6 +62,8 @@ class TrainConfig:
     idmrf_reduction: str = "mean"  # over the batch: "mean" (ours, TF) or "sum" (official PyTorch)
     vgg_input: str = "mean_std"  # "mean_std" (ImageNet), "mean" (official PyTorch), "mean255" (TF release)
     vgg_weights: str = ""  # local VGG19 weights (torchvision layout, .safetensors or .pth)
+    patch_mrf_weight: float = 0.0  # > 0: ID-MRF-style loss on image + Sobel patches in the hole (no VGG), both stages
+    patch_mrf_locations: int = 512  # hole locations per sample and scale for it (pairwise cost is N^2)
     adv_weight: float = 0.001
     gan_loss: str = "wgan_gp"  # "wgan_gp" or "hinge"
     gp_weight: float = 10.0
@@ -121,7 +123,7 @@ class TrainConfig:
                 raise UserError(f"{key} must be one of {sorted(valid)}, got {getattr(self, key)!r}")
         positive = (
             "image_size", "batch_size", "cnum", "d_cnum", "conf_size", "conf_iterations", "d_steps", "log_every",
-            "checkpoint_every", "sample_every", "val_every", "keep_last", "idmrf_max_locations",
+            "checkpoint_every", "sample_every", "val_every", "keep_last", "idmrf_max_locations", "patch_mrf_locations",
         )  # fmt: skip
         for key in positive:
             if getattr(self, key) < 1:

@@ -1,9 +1,10 @@
 """One generator update's loss and one critic update's loss, as functions: ``(loss, logs)``, no I/O, no optimiser.
 
-``generator_step`` always has the reconstruction terms (confidence-weighted hole L1 x ``hole_weight`` and known
-L1 x ``known_weight``); given a VGG it adds ID-MRF on the hole's bbox crop of the completed image vs. the ground
-truth, and given a critic the adversarial term. ``discriminator_step`` scores real, fake (and, for WGAN-GP,
-interpolated) images in **one** critic call — see :mod:`gmcnn.models.discriminator` for why.
+``generator_step`` always has the reconstruction terms (confidence-weighted hole L1 x ``hole_weight`` and known L1
+x ``known_weight``); with ``patch_mrf_weight > 0`` the VGG-free patch ID-MRF of :mod:`gmcnn.losses.patch_mrf` on
+the composite's hole (both stages); given a VGG it adds ID-MRF on the hole's bbox crop of the completed image vs.
+the ground truth, and given a critic the adversarial term. ``discriminator_step`` scores real, fake (and, for
+WGAN-GP, interpolated) images in **one** critic call — see :mod:`gmcnn.models.discriminator` for why.
 
 A batch is ``(image (B,3,H,W) in [-1,1], mask (B,1,H,W) 1=hole, bbox (B,4))``.
 """
@@ -19,6 +20,7 @@ from torch import nn
 from gmcnn.data.datasets import Sample
 from gmcnn.losses.adversarial import CRITIC_LOSSES, generator_adversarial_loss, gradient_penalty
 from gmcnn.losses.idmrf import IDMRF_TAPS, idmrf_loss
+from gmcnn.losses.patch_mrf import patch_mrf_loss
 from gmcnn.losses.reconstruction import (
     confidence_l1,
     confidence_l2,
@@ -100,6 +102,10 @@ def generator_step(
     # "hole_l1" for both L1 variants: the key the curves and earlier runs use
     logs = {"hole_l2" if cfg.hole_loss.endswith("l2") else "hole_l1": hole.item(), "known_l1": known.item()}
     inpainted = pred * mask + image * (1.0 - mask)
+    if cfg.patch_mrf_weight > 0:
+        patch_mrf = patch_mrf_loss(inpainted, image, mask, max_locations=cfg.patch_mrf_locations)
+        loss = loss + cfg.patch_mrf_weight * patch_mrf
+        logs["patch_mrf"] = patch_mrf.item()
     if vgg is not None and cfg.idmrf_weight > 0:
         size = cfg.image_size // 2  # the paper's 128x128 box at 256x256
         mrf = idmrf_loss(
