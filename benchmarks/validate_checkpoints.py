@@ -1,14 +1,14 @@
 """Validation metrics of saved generators, for runs whose in-training validation was rare (or to re-check one).
 
 Usage: python3 benchmarks/validate_checkpoints.py RUN_DIR [EXPORT=STEP ...] [--baselines telea,pushpull]
-       [--mask-seeds N] [--realism PATH/realism.py] [--every K]
+       [--mask-seeds N] [--realism PATH/realism.py] [--every K] [--raw]
 
-Scores every ``RUN_DIR/checkpoints/step_*.pt`` (the averaged weights when the run keeps them; every ``K``-th
-step with ``--every K``) and each extra export folder given as ``PATH=STEP`` on the run's own validation cases
-(``gmcnn.training.train.validate``'s images, size and seeded masks) and writes ``RUN_DIR/val_checkpoints.jsonl``,
-one line per generator: mean ``val_psnr``, ``val_ssim``, ``val_hole_psnr`` and, pooled over all cases, the
-realism measures ``val_hole_swd`` (hole SWD over 7x7 patches of a 3-level Laplacian pyramid,
-``gmcnn.evaluation.realism``) and ``val_grad_ratio`` (hole gradient energy, fill / truth).
+Scores every ``RUN_DIR/checkpoints/step_*.pt`` (the averaged weights when the run keeps them, the raw ones with
+``--raw``; every ``K``-th step with ``--every K``) and each extra export folder given as ``PATH=STEP`` on the run's
+own validation cases (``gmcnn.training.train.validate``'s images, size and seeded masks) and writes
+``RUN_DIR/val_checkpoints.jsonl``, one line per generator: mean ``val_psnr``, ``val_ssim``, ``val_hole_psnr`` and,
+pooled over all cases, the realism measures ``val_hole_swd`` (hole SWD over 7x7 patches of a 3-level Laplacian
+pyramid, ``gmcnn.evaluation.realism``) and ``val_grad_ratio`` (hole gradient energy, fill / truth).
 ``benchmarks/training_curves.py`` plots it. ``--baselines`` scores classical fills on the same cases into
 ``RUN_DIR/val_baselines.json`` (drawn as reference lines).
 
@@ -114,6 +114,8 @@ def main(argv: list[str]) -> int:
     argv, seeds = _option(argv, "--mask-seeds")
     argv, realism_path = _option(argv, "--realism")
     argv, every = _option(argv, "--every")
+    raw = "--raw" in argv
+    argv = [a for a in argv if a != "--raw"]
     run = Path(argv[0])
     realism = load_realism(realism_path)
     torch.set_num_threads(1)
@@ -132,14 +134,14 @@ def main(argv: list[str]) -> int:
         if every and state["step"] % int(every):
             continue
         g = GMCNN(GMCNNConfig(cnum=cfg.cnum, pad_mode=cfg.pad_mode, fill=cfg.fill))
-        g.load_state_dict(state.get("generator_ema", state["generator"]))  # the averaged weights when kept
+        g.load_state_dict(state["generator"] if raw else state.get("generator_ema", state["generator"]))
         generators.append((state["step"], g.eval()))
     rows = []
     for step, g in sorted(generators, key=lambda t: t[0]):
         rows.append({"step": step, **summarise(generator_cases(g, val_sets, cfg), realism)})
         print(json.dumps(rows[-1]), flush=True)
     if rows:
-        (run / "val_checkpoints.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (run / f"val_checkpoints{'_raw' if raw else ''}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return 0
 
 

@@ -46,6 +46,7 @@ class TrainConfig:
     local_critic: str = "crop"  # "crop" (bbox crop, rect masks) or "patch" (mask-weighted patch critic)
     spectral_norm: bool = False
     sn_order: str = "torch"  # power iteration: "torch" (u from v first) or "official" (v from u, official PyTorch)
+    init: str = "official"  # new runs: "official" N(0, 0.02) or "scaled" (fan-in scaled, zero output conv)
     # --- losses
     hole_loss: str = "confidence_l1"  # "confidence_l1" (paper), "confidence_l2", "l1" or "l2" (plain, over the hole)
     hole_weight: float = 1.4
@@ -105,6 +106,7 @@ class TrainConfig:
             "mask_type": MASK_TYPES,
             "pad_mode": ("reflect", "zeros"),
             "fill": FILLS,
+            "init": ("official", "scaled"),
             "hole_loss": HOLE_LOSSES,
             "local_critic": ("crop", "patch"),
             "gan_loss": ("wgan_gp", "hinge"),

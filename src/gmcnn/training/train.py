@@ -49,6 +49,7 @@ from gmcnn.errors import UserError
 from gmcnn.losses.idmrf import IDMRF_TAPS
 from gmcnn.models.discriminator import Discriminator
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
+from gmcnn.models.init import scaled_init_
 from gmcnn.models.state_dict import load_state_strict
 from gmcnn.models.vgg import VGG19Features
 from gmcnn.training import distributed
@@ -321,6 +322,8 @@ def build_models(cfg: TrainConfig, info: distributed.DistInfo) -> tuple[GMCNN, D
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         generator = GMCNN(GMCNNConfig(cnum=cfg.cnum, pad_mode=cfg.pad_mode, fill=cfg.fill)).to(device)
+        if cfg.init == "scaled":
+            scaled_init_(generator)
         critic = Discriminator(image_size=cfg.image_size, width=cfg.d_cnum, local=cfg.local_critic,
                                spectral_norm=cfg.spectral_norm, sn_order=cfg.sn_order).to(device)  # fmt: skip
         vgg = require_vgg(cfg)
