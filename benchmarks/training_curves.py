@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
     out, runs = Path(argv[0]), argv[1:]
     fig, axes = plt.subplots(1, len(PANELS), figsize=(21, 4.5))
     baselines: dict[str, dict[str, float]] = {}
-    for spec in runs:
+    for index, spec in enumerate(runs):
         path, _, label = spec.partition("=")
         run = Path(path)
         label = label or run.name
@@ -58,12 +58,11 @@ def main(argv: list[str]) -> int:
         val_rows = _rows(run / "val_checkpoints.jsonl") or [r for r in rows if "val_hole_psnr" in r]
         if not baselines and (run / "val_baselines.json").exists():
             baselines = json.loads((run / "val_baselines.json").read_text())
-        color = None
+        color = f"C{index % 10}"  # one colour per run, whether or not it has training-loss rows
         for key, style in (("hole_l1", "-"), ("hole_l2", "--")):
             steps, values = _series(rows, key)
             if steps:
-                (line,) = axes[0].plot(steps, values, style, color=color, label=f"{label} ({key})", lw=1)
-                color = line.get_color()
+                axes[0].plot(steps, values, style, color=color, label=f"{label} ({key})", lw=1)
         for ax, (key, _) in zip(axes[1:], PANELS[1:], strict=True):
             steps, values = _series(val_rows, key)
             if steps:
