@@ -68,6 +68,17 @@ def test_smooth_fill_recipe_with_l2_hole_loss(corpus: Path, vgg_weights: Path, t
 
 
 @pytest.mark.filterwarnings("ignore:skipped")
+def test_live_mrf_recipe_trains_and_logs_the_patch_term(corpus: Path, vgg_weights: Path,
+                                                                       tmp_path: Path) -> None:  # fmt: skip
+    """init=scaled + patch ID-MRF (the cpu_live_mrf recipe's two new keys) through the real training loop."""
+    run = tmp_path / "run"
+    args = ("--set", "fill=smooth", "--set", "hole_loss=l2", "--set", "init=scaled", "--set", "patch_mrf_weight=0.01")
+    assert train_cli(corpus, run, vgg_weights, *args) == 0
+    assert any(m.get("patch_mrf", 0) > 0 for m in read_metrics(run))
+    assert json.loads((run / "config.json").read_text())["init"] == "scaled"
+
+
+@pytest.mark.filterwarnings("ignore:skipped")
 def test_tiny_run_both_stages(corpus: Path, vgg_weights: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     assert train_cli(corpus, run, vgg_weights) == 0
