@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gmcnn.models.fill import smooth_fill
+from gmcnn.models.init import official_init_
 
 FILLS = ("zeros", "smooth")
 
@@ -156,11 +157,7 @@ class GMCNN(nn.Module):
 
     def reset_parameters(self) -> None:
         """Official init: weights N(0, 0.02), biases 0."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.normal_(m.weight, 0.0, 0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        official_init_(self)
 
     def _pad(self, x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
         p = conv.dilation[0] * (conv.kernel_size[0] - 1) // 2

@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gmcnn.models.init import official_init_
+
 ARCHITECTURE = "gmcnn_tf"
 SCOPE = "inpaint_net"
 
@@ -249,11 +251,7 @@ class GMCNNTF(nn.Module):
 
     def reset_parameters(self) -> None:
         """Weights N(0, 0.02) and zero biases, like :class:`GMCNN` (TF trained from Glorot-uniform)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.normal_(m.weight, 0.0, 0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        official_init_(self)
 
     def conv(self, name: str) -> nn.Conv2d:
         module = getattr(self, name)

@@ -21,6 +21,16 @@ import math
 from torch import nn
 
 GAIN = 1.2
+OFFICIAL_STD = 0.02
+
+
+def official_init_(generator: nn.Module) -> None:
+    """The official releases' init, in place: every conv weight N(0, 0.02), biases 0 (both networks use it)."""
+    for m in generator.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.normal_(m.weight, 0.0, OFFICIAL_STD)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 def scaled_init_(generator: nn.Module, *, gain: float = GAIN) -> None:
@@ -34,4 +44,4 @@ def scaled_init_(generator: nn.Module, *, gain: float = GAIN) -> None:
     nn.init.zeros_(convs[-1].weight)  # the module order ends with decoding_layers[1], the output conv
 
 
-__all__ = ["GAIN", "scaled_init_"]
+__all__ = ["GAIN", "OFFICIAL_STD", "official_init_", "scaled_init_"]
