@@ -49,31 +49,33 @@ from gmcnn.weights.format import CONFIG_NAME
 
 RESULTS = Path(__file__).parent / "results" / "fast_inference.md"
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+M = typing.TypeVar("M", bound=nn.Module)
 
 
-def photo_inputs(size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A real photo (scikit-image's astronaut) and a mask with a rectangle and a stroke, 1 = hole."""
+def photo_inputs(h: int, w: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A real photo (scikit-image's astronaut, RGB) at h x w (square when ``w`` is None) and a mask with a
+    rectangle and a stroke, 1 = hole. ``tf_speed.py`` uses it too, flipped to BGR."""
     from skimage import data
 
+    w = h if w is None else w
     rgb = torch.from_numpy(data.astronaut()).permute(2, 0, 1)[None].float()  # (1, 3, 512, 512)
-    image = F.interpolate(rgb, size=(size, size), mode="bilinear", antialias=True) / 127.5 - 1
-    mask = torch.zeros(1, 1, size, size)
-    mask[..., size * 5 // 16 : size * 11 // 16, size * 3 // 8 : size * 5 // 8] = 1
-    mask[..., size * 3 // 4 : size * 3 // 4 + size // 32, size // 8 : size * 7 // 8] = 1
+    image = F.interpolate(rgb, size=(h, w), mode="bilinear", antialias=True) / 127.5 - 1
+    mask = torch.zeros(1, 1, h, w)
+    mask[..., h * 5 // 16 : h * 11 // 16, w * 3 // 8 : w * 5 // 8] = 1
+    mask[..., h * 3 // 4 : h * 3 // 4 + h // 32, w // 8 : w * 7 // 8] = 1
     return image, mask
 
 
-def unit_variance_weights(generator: GMCNN, image: torch.Tensor, mask: torch.Tensor) -> GMCNN:
-    """Rescale each conv in forward order so its output has unit std on this input (0.5 for the last)."""
-    last = generator.decoding_layers[-1]
+def unit_variance_weights(net: M, image: torch.Tensor, mask: torch.Tensor, *, last: nn.Module) -> M:
+    """Rescale each conv in forward order so its output has unit std on this input (0.5 for ``last``)."""
     seen: dict[str, torch.Tensor] = {}
-    for conv in (m for m in generator.modules() if isinstance(m, nn.Conv2d)):
+    for conv in (m for m in net.modules() if isinstance(m, nn.Conv2d)):
         hook = conv.register_forward_hook(lambda _m, _i, out: seen.__setitem__("out", out))
         with torch.no_grad():
-            generator(image, mask)
+            net(image, mask)
             conv.weight.mul_((0.5 if conv is last else 1.0) / seen["out"].std())
         hook.remove()
-    return generator
+    return net
 
 
 def trained_model(name_or_path: str | None) -> tuple[GMCNN, str] | None:
@@ -98,7 +100,7 @@ def weights_for(cnum: int, trained: tuple[GMCNN, str] | None) -> tuple[GMCNN, st
     torch.manual_seed(0)
     generator = GMCNN(GMCNNConfig(cnum=cnum)).eval()
     image, mask = photo_inputs(256)
-    unit_variance_weights(generator, image, mask)
+    unit_variance_weights(generator, image, mask, last=generator.decoding_layers[-1])
     return generator, "random weights rescaled to unit variance per layer (speed does not depend on the weights)"
 
 

@@ -20,47 +20,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
+from fast_inference import photo_inputs, psnr, unit_variance_weights  # a sibling script: the same inputs and weights
 
 from gmcnn.inpainting import backends as R
 from gmcnn.models.gmcnn_tf import GMCNNTF, GMCNNTFConfig
 
 RESULTS = Path(__file__).parent / "results" / "tf_speed.md"
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def photo_inputs(h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """scikit-image's astronaut photo (BGR, as the TF models see it) and a rectangle + stroke mask."""
-    from skimage import data
-
-    rgb = torch.from_numpy(data.astronaut()).permute(2, 0, 1)[None].float()
-    image = F.interpolate(rgb, size=(h, w), mode="bilinear", antialias=True).flip(1) / 127.5 - 1
-    mask = torch.zeros(1, 1, h, w)
-    mask[..., h * 5 // 16 : h * 11 // 16, w * 3 // 8 : w * 5 // 8] = 1
-    mask[..., h * 3 // 4 : h * 3 // 4 + h // 32, w // 8 : w * 7 // 8] = 1
-    return image, mask
-
-
-def unit_variance_weights(net: GMCNNTF, image: torch.Tensor, mask: torch.Tensor) -> GMCNNTF:
-    """Rescale each conv in forward order so its output has unit std on this input (0.5 for the last)."""
-    last = net.conv("mergeconv18")
-    seen: dict[str, torch.Tensor] = {}
-    for conv in (m for m in net.modules() if isinstance(m, nn.Conv2d)):
-        hook = conv.register_forward_hook(lambda _m, _i, out: seen.__setitem__("out", out))
-        with torch.no_grad():
-            net(image, mask)
-            conv.weight.mul_((0.5 if conv is last else 1.0) / seen["out"].std())
-        hook.remove()
-    return net
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    a8, b8 = (((t.float().clamp(-1, 1) + 1) * 127.5).round() for t in (a, b))
-    mse = ((a8 - b8) ** 2).mean().item()
-    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
 def candidates(net: GMCNNTF, onnx: bool, only_auto: bool = False) -> dict[str, Forward]:
@@ -94,8 +61,10 @@ def main() -> None:
     h, w = (int(s) for s in args.size.split("x"))
     torch.manual_seed(0)
     net = GMCNNTF(GMCNNTFConfig(cnum=args.cnum)).eval()
-    unit_variance_weights(net, *photo_inputs(128, 172))  # 94 forwards: keep them small
+    small_image, small_mask = photo_inputs(128, 172)  # 94 forwards: keep them small
+    unit_variance_weights(net, small_image.flip(1), small_mask, last=net.conv("mergeconv18"))
     image, mask = photo_inputs(h, w)
+    image = image.flip(1)  # BGR, as the TF models see it
     forwards = candidates(net, args.onnx, args.only_auto)
     times: dict[str, list[float]] = {k: [] for k in forwards}
     outputs: dict[str, torch.Tensor] = {}
