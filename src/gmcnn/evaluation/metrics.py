@@ -95,7 +95,11 @@ def gaussian_kernel(sigma: float = SSIM_SIGMA, radius: int = SSIM_RADIUS) -> np.
 
 
 def gaussian_filter(
-    values: np.ndarray, kernel: np.ndarray, *, axes: tuple[int, ...], pad_mode: Literal["edge", "symmetric"]
+    values: np.ndarray,
+    kernel: np.ndarray,
+    *,
+    axes: tuple[int, ...],
+    pad_mode: Literal["edge", "symmetric", "reflect"],
 ) -> np.ndarray:
     """Separable filtering along ``axes``, output the same size.
 
@@ -103,7 +107,8 @@ def gaussian_filter(
         values: float array.
         kernel: odd-length 1-D kernel (symmetric, so correlation == convolution).
         axes: the axes to filter along.
-        pad_mode: ``numpy.pad`` mode: ``"edge"`` is MATLAB's 'replicate', ``"symmetric"`` is scipy's 'reflect'.
+        pad_mode: ``numpy.pad`` mode: ``"edge"`` is MATLAB's 'replicate', ``"symmetric"`` is scipy's 'reflect',
+            ``"reflect"`` mirrors without repeating the edge (the realism pyramid's).
     """
     radius = len(kernel) // 2
     out = values

@@ -49,6 +49,8 @@ from typing import Final
 
 import numpy as np
 
+from gmcnn.evaluation.metrics import gaussian_filter
+
 LEVELS: Final = 3
 PATCH: Final = 7
 PROJECTIONS: Final = 512
@@ -61,14 +63,7 @@ _BINOMIAL: Final = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
 
 def _blur(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Separable 5-tap filter over the first two axes, reflect padding, output the same size."""
-    r = len(kernel) // 2
-    for axis in (0, 1):
-        pad = [(0, 0)] * x.ndim
-        pad[axis] = (r, r)
-        p = np.pad(x, pad, mode="reflect")
-        n = x.shape[axis]
-        x = sum(w * np.take(p, range(i, i + n), axis=axis) for i, w in enumerate(kernel))
-    return x
+    return gaussian_filter(x, kernel, axes=(0, 1), pad_mode="reflect")
 
 
 def _up(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
