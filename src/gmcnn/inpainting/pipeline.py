@@ -128,8 +128,9 @@ class Inpainter:
 
     def plan(self, image: Image.Image | np.ndarray, mask: Any, options: FillOptions | None = None) -> FillPlan:
         """The plan :meth:`fill` would run (strategy chosen, windows, process size), without running the model."""
-        hole, weight = self._regions(P.split_image(image), mask, options or FillOptions())
-        return self._plan(weight > 0, options or FillOptions())
+        options = options or FillOptions()
+        _, weight = self._regions(P.split_image(image), mask, options)
+        return self._plan(weight > 0, options)
 
     def fill(
         self,
