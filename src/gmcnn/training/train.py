@@ -54,6 +54,7 @@ from gmcnn.models.state_dict import load_state_strict
 from gmcnn.models.vgg import VGG19Features
 from gmcnn.training import distributed
 from gmcnn.training.config import TrainConfig
+from gmcnn.training.health import dead_warning, fusion_saturation
 from gmcnn.training.state import (
     capture_rng,
     latest_checkpoint,
@@ -223,16 +224,18 @@ def save_samples(generator: GMCNN, batch: Sample, cfg: TrainConfig, path: Path) 
 
 
 def validate(generator: GMCNN, val_set: ImageFileDataset, cfg: TrainConfig, device: torch.device) -> dict[str, float]:
-    """Mean PSNR / SSIM (MATLAB definitions, whole image) and hole PSNR of the composites over the validation set."""
+    """Mean PSNR / SSIM (MATLAB definitions, whole image) and hole PSNR of the composites over the validation set,
+    and the generator's fusion saturation (:mod:`gmcnn.training.health`)."""
     scores: dict[str, list[float]] = defaultdict(list)
-    for batch in quiet_loader(val_set, batch_size=cfg.batch_size):
-        batch = Sample(*(t.to(device) for t in batch))
-        _, inpainted = predict(generator, batch, cfg)
-        holes = (batch.mask[:, 0] > 0.5).cpu().numpy()
-        for out, ref, hole in zip(to_uint8(inpainted), to_uint8(batch.image), holes, strict=True):
-            for key, value in case_scores(out, ref, hole).items():
-                scores[key].append(value)
-    return {k: float(np.mean(v)) for k, v in scores.items()}
+    with fusion_saturation(generator) as saturation:
+        for batch in quiet_loader(val_set, batch_size=cfg.batch_size):
+            batch = Sample(*(t.to(device) for t in batch))
+            _, inpainted = predict(generator, batch, cfg)
+            holes = (batch.mask[:, 0] > 0.5).cpu().numpy()
+            for out, ref, hole in zip(to_uint8(inpainted), to_uint8(batch.image), holes, strict=True):
+                for key, value in case_scores(out, ref, hole).items():
+                    scores[key].append(value)
+    return {**{k: float(np.mean(v)) for k, v in scores.items()}, "val_fusion_saturated": saturation.share}
 
 
 def case_scores(out: np.ndarray, ref: np.ndarray, hole: np.ndarray) -> dict[str, float]:
@@ -507,7 +510,11 @@ def _train(cfg: TrainConfig, run_dir: Path, info: distributed.DistInfo, *, state
             save_samples(m.shown, fixed_batch, cfg, run_dir / "samples" / f"step_{step:08d}.png")
         if info.is_main and val_set is not None and (step % cfg.val_every == 0 or step == cfg.max_steps):
             assert log is not None
-            log.write(step, {"stage": stage, **validate(m.shown, val_set, cfg, device)})
+            scores = validate(m.shown, val_set, cfg, device)
+            log.write(step, {"stage": stage, **scores})
+            warning = dead_warning(scores["val_fusion_saturated"], step, lr)
+            if warning:
+                bar.write(warning, file=sys.stderr)
         if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
             saved = save_run_state(m, cfg, info, run_dir, step=step, stage=stage, batches_seen=batches.batches_seen)
             last_checkpoint = saved or last_checkpoint
