@@ -43,6 +43,7 @@ class Saturation:
 def fusion_saturation(generator: nn.Module) -> Iterator[Saturation]:
     """Measure the fusion conv's saturated share over the forward passes run inside the ``with`` block."""
     fusion = generator.decoding_layers[0]  # type: ignore[index]
+    assert isinstance(fusion, nn.Module)
     meter = Saturation()
 
     def hook(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
