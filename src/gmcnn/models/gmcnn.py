@@ -196,6 +196,20 @@ class GMCNN(nn.Module):
         """
         self.check_size(image.shape[-2], image.shape[-1])
         x, base = network_input(self.config, image, mask)  # (B, 4, H, W)
+        return self._predict(x, base)
+
+    def correct(self, base: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """A ``fill="smooth"`` network run on a hole that something else already filled: ``base`` + correction.
+
+        The guided-variant experiment (``scripts/guided``) trains the same layers on the texture stage's fill
+        instead of the push-pull pre-fill; ``base`` is ``(B, 3, H, W)`` in [-1, 1] with the hole filled.
+        """
+        if self.config.fill != "smooth":
+            raise ValueError(f"correct() needs a fill='smooth' network (a correction), not fill={self.config.fill!r}")
+        self.check_size(base.shape[-2], base.shape[-1])
+        return self._predict(torch.cat([base, mask], dim=1), base)
+
+    def _predict(self, x: torch.Tensor, base: torch.Tensor | None) -> torch.Tensor:
         x1 = self._column(self.EB1, x)  # (B, 4c, H, W)
         x2 = self._column(self.EB2, x)  # (B, 2c, H, W)
         x3 = self._column(self.EB3, x)  # (B, c, H, W)
