@@ -2,8 +2,8 @@
 
 Usage: python3 scripts/ship_default.py RUN_DIR [--step N] [--note TEXT]
 
-``--step N`` ships the generator of ``RUN_DIR/checkpoints/step_N.pt`` (e.g. the one with the best validation)
-instead of the run's latest export.
+``--step N`` ships the generator of ``RUN_DIR/checkpoints/step_N.pt`` (e.g. the one with the best validation;
+its weight average when the run keeps one) instead of the run's latest export.
 
 Re-exports (so the JSON carries a fresh sha256, checked at every load) with the run's training facts plus
 what the model card needs: steps, data, hardware. The run directory itself stays outside git.
@@ -37,7 +37,8 @@ def main() -> None:
     if args.step is not None:
         state = load_checkpoint(args.run_dir / "checkpoints" / f"step_{args.step:08d}.pt")
         generator = GMCNN(generator.config)
-        load_state_strict(generator, state["generator"], source="checkpoint")
+        # the weight average when the run keeps one: what the run exports, samples and validates
+        load_state_strict(generator, state.get("generator_ema", state["generator"]), source="checkpoint")
         training.update(steps=state["step"], stage=state["stage"])
     training.pop("config", None)  # the full run config stays with the run; keep the card-relevant facts
     run_config = json.loads((args.run_dir / "config.json").read_text())
