@@ -87,10 +87,18 @@ def frontier_plot(scores: dict[str, dict[str, dict[str, float]]], path: Path) ->
 
     fig, axes = plt.subplots(1, len(scores), figsize=(5 * len(scores), 4.2))
     for ax, (protocol, by_method) in zip(np.atleast_1d(axes), scores.items(), strict=True):
+        xs = [v["swd_hole"] for v in by_method.values()]
+        ys = [v["psnr_hole"] for v in by_method.values()]
+        span_x, span_y = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
+        placed: list[tuple[float, float]] = []
         for m, v in by_method.items():
             ours = m.startswith(("default", "pushpull"))
-            ax.scatter(v["swd_hole"], v["psnr_hole"], marker="o" if ours else "s", s=40)
-            ax.annotate(m, (v["swd_hole"], v["psnr_hole"]), fontsize=8, xytext=(4, 3), textcoords="offset points")
+            x, y = v["swd_hole"], v["psnr_hole"]
+            ax.scatter(x, y, marker="o" if ours else "s", s=40)
+            # methods at (almost) the same point, e.g. default+texture and pushpull+texture: stack their labels
+            near = sum(abs(x - px) < 0.04 * span_x and abs(y - py) < 0.04 * span_y for px, py in placed)
+            placed.append((x, y))
+            ax.annotate(m, (x, y), fontsize=8, xytext=(4, 3 - 10 * near), textcoords="offset points")
         ax.set_title(protocol)
         ax.set_xlabel("hole SWD (pooled; lower = more realistic)")
         ax.set_ylabel("hole PSNR (dB; higher = closer to the truth)")
