@@ -14,7 +14,7 @@ from typing import Any
 
 from gmcnn.weights import registry
 from gmcnn.weights.format import export_generator
-from gmcnn.weights.loader import contract_meta
+from gmcnn.weights.loader import contract_meta, pth_release
 from gmcnn.weights.official_pth import load_official
 from gmcnn.weights.official_tf import is_tf_checkpoint, load_official_tf
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"read {info['variables']} generator variables from {info['prefix']} ({info['ignored']} others ignored)")
     else:
         generator = load_official(args.checkpoint)
-        release = registry.get("official-celebahq-256-rect") if generator.config.cnum == 32 else None
+        release = pth_release(generator.config)
     meta = export_generator(generator, args.output, training=_training_facts(args, release))
     print(f"wrote {meta.parent}" + (f" ({release.name})" if release is not None else ""))
     return 0

@@ -167,9 +167,11 @@ class Discriminator(nn.Module):
                     nn.init.zeros_(m.bias)
         if spectral_norm:
             for m in list(self.modules()):
-                if isinstance(m, nn.Conv2d | nn.Linear) and sn_order == "official":
+                if not isinstance(m, nn.Conv2d | nn.Linear):
+                    continue
+                if sn_order == "official":
                     parametrize.register_parametrization(m, "weight", OfficialSpectralNorm(m.weight))
-                elif isinstance(m, nn.Conv2d | nn.Linear):
+                else:
                     _spectral_norm(m)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, bbox: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

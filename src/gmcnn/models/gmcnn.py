@@ -177,12 +177,7 @@ class GMCNN(nn.Module):
 
     def check_size(self, height: int, width: int) -> None:
         """Raise a ``ValueError`` naming the contract when (height, width) cannot go through the network."""
-        m, lo = self.config.size_multiple, self.config.min_size
-        if height % m or width % m or height < lo or width < lo:
-            raise ValueError(
-                f"GMCNN input must be at least {lo}x{lo} with height and width multiples of {m}, got "
-                f"{height}x{width} (gmcnn.Inpainter pads any size for you)"
-            )
+        check_input_size("GMCNN", self.config, height, width)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Predict every pixel.
@@ -242,6 +237,16 @@ class GMCNN(nn.Module):
         return total
 
 
+def check_input_size(network: str, config: Any, height: int, width: int) -> None:
+    """The size contract of both generators (``config.size_multiple`` / ``min_size``), as a ``ValueError``."""
+    m, lo = config.size_multiple, config.min_size
+    if height % m or width % m or height < lo or width < lo:
+        raise ValueError(
+            f"{network} input must be at least {lo}x{lo} with height and width multiples of {m}, got "
+            f"{height}x{width} (gmcnn.Inpainter pads any size for you)"
+        )
+
+
 def network_input(
     config: GMCNNConfig, image: torch.Tensor, mask: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -264,4 +269,13 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-__all__ = ["FILLS", "GMCNN", "GMCNNConfig", "Upsample", "count_parameters", "network_input", "network_output"]
+__all__ = [
+    "FILLS",
+    "GMCNN",
+    "GMCNNConfig",
+    "Upsample",
+    "check_input_size",
+    "count_parameters",
+    "network_input",
+    "network_output",
+]

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gmcnn.models.gmcnn import check_input_size
 from gmcnn.models.init import official_init_
 
 ARCHITECTURE = "gmcnn_tf"
@@ -260,12 +261,7 @@ class GMCNNTF(nn.Module):
 
     def check_size(self, height: int, width: int) -> None:
         """Raise a ``ValueError`` naming the contract when (height, width) cannot go through the network."""
-        m, lo = self.config.size_multiple, self.config.min_size
-        if height % m or width % m or height < lo or width < lo:
-            raise ValueError(
-                f"GMCNNTF input must be at least {lo}x{lo} with height and width multiples of {m}, got "
-                f"{height}x{width} (gmcnn.Inpainter pads any size for you)"
-            )
+        check_input_size("GMCNNTF", self.config, height, width)
 
     def _column(self, ops: list[Conv | Resize], x: torch.Tensor, full: tuple[int, int]) -> torch.Tensor:
         for op in ops:
@@ -311,10 +307,6 @@ def tf_variable_name(key: str, config: GMCNNTFConfig) -> str:
     spec = specs[layer]
     scope = f"{SCOPE}/{spec.scope}/{spec.name}" if spec.scope else f"{SCOPE}/{spec.name}"
     return f"{scope}/{'kernel' if kind == 'weight' else 'bias'}"
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 __all__ = [

@@ -62,12 +62,9 @@ def load_weights(name_or_path: str | os.PathLike[str]) -> Weights:
         return _from_tf(path)
     if path.suffix in (".pth", ".pt"):
         generator = load_official(path)
-        # The official PyTorch layout says nothing about what a file was trained on: the one release (cnum 32) is
-        # CelebA-HQ 256 rect, but the official code trains any data set and width. Claim the release's facts only
-        # for a file of the release's width; otherwise keep how to feed it and claim no training facts.
-        release = registry.get(OFFICIAL_PTH).contract
-        if release is not None and generator.config.cnum == 32:
-            contract = release
+        release = pth_release(generator.config)
+        if release is not None and release.contract is not None:
+            contract = release.contract
         else:
             contract = Contract.for_config(generator.config, trained_size=256)
         meta = {"config": generator.config.to_dict(), **contract_meta(contract)}
@@ -75,6 +72,17 @@ def load_weights(name_or_path: str | os.PathLike[str]) -> Weights:
     if path.is_dir() and not (path / CONFIG_NAME).is_file() and (path / "export" / CONFIG_NAME).is_file():
         path = path / "export"  # a training run directory: its latest export
     return _from_export(path, text)
+
+
+def pth_release(config: Any) -> registry.WeightsEntry | None:
+    """The official PyTorch release an official-layout ``.pth`` of ``config`` may claim to be, if any.
+
+    The layout says nothing about what a file was trained on: the one release (cnum 32) is CelebA-HQ 256 rect,
+    but the official code trains any data set and width. So only a file of the release's width gets the
+    release's facts; other files keep how to feed them and claim no training facts.
+    """
+    entry = registry.get(OFFICIAL_PTH)
+    return entry if entry.cnum == config.cnum else None
 
 
 def _from_tf(path: Path) -> Weights:

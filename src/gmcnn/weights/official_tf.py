@@ -84,8 +84,8 @@ def load_official_tf(path: str | os.PathLike[str], *, verify: bool = True) -> tu
     config, state = state_from_bundle(bundle)
     generator = GMCNNTF(config)
     generator.load_state_dict(state)
-    used = {tf_variable_name(k, config) for k in state}
-    info = {"prefix": str(bundle.prefix), "variables": len(used), "ignored": len(bundle.entries) - len(used)}
+    # one checkpoint variable per state_dict entry (state_from_bundle mapped them)
+    info = {"prefix": str(bundle.prefix), "variables": len(state), "ignored": len(bundle.entries) - len(state)}
     return generator.eval(), info
 
 
