@@ -13,6 +13,8 @@ from helpers.web import Gate, assert_error, encode, hole, local, post, wait_unti
 from PIL import Image
 
 from gmcnn import Inpainter
+from gmcnn.inpainting.memory import fill_memory, provisional_plan
+from gmcnn.inpainting.options import FillOptions
 from gmcnn.web import create_app
 from gmcnn.web.errors import ApiError
 from gmcnn.web.queue import Cancelled, Jobs, MemoryBudget
@@ -131,11 +133,19 @@ def test_full_queue_answers_503_with_retry_after(inpainter: Inpainter, picture: 
         assert post(c, encode(picture), encode(mask)).status_code == 200
 
 
+def _fill_cost(inpainter: Inpainter, height: int, width: int, options: FillOptions) -> int:
+    """What the server reserves for a fill before the mask is read: the library's estimate of its plan."""
+    runner = inpainter.runner
+    plan = provisional_plan(height, width, options)
+    return fill_memory(height, width, plan, options, config=inpainter.generator.config, runtime=runner.runtime,
+                       precision=runner.precision).total  # fmt: skip
+
+
 def test_memory_budget_refuses_what_cannot_fit(inpainter: Inpainter, picture: np.ndarray) -> None:
-    cost = 128 * 96 * 24  # BYTES_PER_PIXEL for this image
+    cost = _fill_cost(inpainter, 96, 128, FillOptions())
     with local(create_app(inpainter, memory_budget=cost - 1)) as c:
         body = assert_error(post(c, encode(picture), encode(hole())), 413, "working memory")
-        assert body["detail"]["budget_bytes"] == cost - 1
+        assert body["detail"]["budget_bytes"] == cost - 1 and body["detail"]["cost_bytes"] == cost
     gate = Gate(inpainter)
     with local(create_app(gate, memory_budget=int(cost * 1.5), queue_size=3)) as c:
         results: dict[str, Any] = {}
