@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +28,7 @@ from gmcnn.io import encode_image
 from gmcnn.version import __version__
 from gmcnn.web import uploads as U
 from gmcnn.web.errors import ERROR_RESPONSES, ApiError, from_user_error
+from gmcnn.web.middleware import refuse_unknown_fields
 from gmcnn.web.queue import Cancelled, Job, Jobs, MemoryBudget, ModelQueue, Reservation, Slot
 
 STATIC_DIR = Path(__file__).parent / "static"  # inside the package, never the working directory
@@ -60,7 +61,8 @@ def _form(name: str) -> Any:
     return Form(ge=o.get("minimum"), le=o.get("maximum"), description=o["help"], json_schema_extra=extra)
 
 
-router = APIRouter()
+# Every route refuses query parameters and form fields it does not declare (422 naming them).
+router = APIRouter(dependencies=[Depends(refuse_unknown_fields)])
 
 
 # ------------------------------------------------------------------------------------------------ fill
