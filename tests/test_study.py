@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.study import METHODS, tiny_study
 from PIL import Image
-from study_helpers import METHODS, tiny_study
 
 from gmcnn.cli import main
 from gmcnn.errors import UserError

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from helpers.study import METHODS, tiny_study
+from helpers.web import local
 from playwright import sync_api
-from study_helpers import METHODS, tiny_study
 
 from gmcnn.evaluation.study import Study, read_judgements
 from gmcnn.web.background import BackgroundServer
@@ -33,7 +34,7 @@ def study(tmp_path: Path) -> Study:
 
 @pytest.fixture()
 def client(study: Study) -> Iterator[TestClient]:
-    with TestClient(create_study_app(study.root), base_url="http://127.0.0.1") as c:
+    with local(create_study_app(study.root)) as c:
         yield c
 
 
@@ -56,7 +57,7 @@ def test_api_records_undoes_and_resumes(client: TestClient, study: Study) -> Non
     again = client.post("/api/v1/judges/ana/judgements", json={"pair": "0000", "choice": "left", "confidence": 1})
     assert again.status_code == 409 and "judged already" in again.json()["error"]
     # A second server on the same folder continues where the first stopped.
-    with TestClient(create_study_app(study.root), base_url="http://127.0.0.1") as other:
+    with local(create_study_app(study.root)) as other:
         assert other.get("/api/v1/judges/ana").json()["next"] == "0001"
         undone = other.post("/api/v1/judges/ana/undo").json()
     assert undone["undone"] == "0000" and undone["next"] == "0000" and undone["done"] == 0

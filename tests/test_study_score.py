@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from helpers.study import tiny_study
 from PIL import Image
-from study_helpers import tiny_study
 
 from gmcnn.cli import main
 from gmcnn.evaluation import metrics
