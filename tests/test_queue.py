@@ -3,8 +3,11 @@ real server's peak memory."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import math
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -16,8 +19,9 @@ from gmcnn import Inpainter
 from gmcnn.inpainting.memory import fill_memory, provisional_plan
 from gmcnn.inpainting.options import FillOptions
 from gmcnn.web import create_app
+from gmcnn.web import queue as queue_module
 from gmcnn.web.errors import ApiError
-from gmcnn.web.queue import Cancelled, Jobs, MemoryBudget
+from gmcnn.web.queue import TRIM_BYTES, Cancelled, Jobs, MemoryBudget, ModelQueue
 
 
 def test_memory_budget_reserves_and_gives_back() -> None:
@@ -188,3 +192,46 @@ def test_job_progress_and_cancel(inpainter: Inpainter, picture: np.ndarray) -> N
         assert_error(c.get("/api/v1/jobs/never-seen-1"), 404, "no job")
         assert_error(post(c, encode(picture), encode(hole()), job="../bad"), 422, "job")
         assert c.app.state.queue.admitted == 0
+
+
+def test_retry_after_is_the_measured_service_time_times_the_requests_in_progress() -> None:
+    """A request's own work (decoding before the model, the model call) is measured; time spent waiting
+    for the model thread behind others is not, or every busy answer would count the queue twice."""
+    queue = ModelQueue(2)
+
+    async def request(before_model: float, on_model: float) -> None:
+        slot = queue.admit()
+        await asyncio.sleep(before_model)  # the decode, off the model thread
+        await queue.run(slot, lambda: time.sleep(on_model))
+
+    async def burst() -> None:
+        await asyncio.gather(*(request(0.1, 0.2) for _ in range(3)))  # the 2nd and 3rd wait for the 1st
+
+    for _ in range(3):
+        asyncio.run(burst())
+    assert 0.25 <= queue.mean_seconds < 0.45, queue.mean_seconds  # ~0.3 s each; 0.5 if the wait counted
+    held = [queue.admit() for _ in range(3)]
+    with pytest.raises(ApiError) as refused:
+        queue.admit()
+    expected = math.ceil(queue.mean_seconds * 3)
+    assert refused.value.status == 503 and refused.value.headers == {"Retry-After": str(expected)}
+    for slot in held:
+        slot.release()
+    queue.close()
+
+
+def test_large_reservations_given_back_return_the_freed_heap(monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[int] = []
+    monkeypatch.setattr(queue_module, "return_freed_memory", lambda: trims.append(1))
+    budget = MemoryBudget(4 * TRIM_BYTES)
+    small = budget.reserve(1000, "small", retry_s=1)
+    big = budget.reserve(1000, "big", retry_s=1)
+    big.resize(2 * TRIM_BYTES, "big", retry_s=1)  # topped up to its plan's estimate
+    with pytest.raises(ApiError) as never:
+        big.resize(5 * TRIM_BYTES, "big", retry_s=1)
+    assert never.value.status == 413 and big.cost == 2 * TRIM_BYTES  # a refused top-up keeps what it held
+    small.release()
+    assert trims == []
+    big.release()
+    assert trims == [1] and budget.used == 0
+    assert queue_module._malloc_trim() is not None  # glibc here: the real trim is found
