@@ -23,7 +23,7 @@ def test_resize_at_8192_on_100_mp_counts_the_network_at_8192() -> None:
     network = estimate_memory_bytes(CONFIG, 8192, 8192, precision="fp32", runtime="eager")
     estimate = fill_memory(10000, 10000, provisional_plan(10000, 10000, options), options, config=CONFIG,
                            runtime="eager", precision="fp32")  # fmt: skip
-    assert estimate.parts["network"] == network and estimate.total > network + 10000 * 10000 * 40
+    assert estimate.parts["network"] >= network and estimate.total > network + 10000 * 10000 * 20
     assert estimate.total > 3 * 2**30  # far over the default budget: refused from the header
 
 

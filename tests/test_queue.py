@@ -61,14 +61,21 @@ def test_jobs_report_progress_and_cancel() -> None:
 
 
 @pytest.mark.slow
-def test_peak_memory_of_four_concurrent_100_mp_uploads_stays_under_the_documented_limit() -> None:
-    """A real `gmcnn serve`; the limit is the idle RSS plus the memory budget (README, "Memory")."""
+def test_a_real_server_stays_under_its_memory_ceiling_and_gives_memory_back() -> None:
+    """A real `gmcnn serve` (benchmarks/web_memory.py --smoke): a fill and a refused resize at 8192 stay under
+    the documented ceiling (idle RSS + budget), and a burst of fills leaves the idle RSS within 20 %."""
     from benchmarks.web_memory import measure
 
-    result = measure(clients=4, side=10000)
-    assert result["server_alive"] and result["statuses"] == [200, 200, 200, 200]
-    assert result["under_limit"], result
-    assert result["peak_rss_mib"] > result["idle_rss_mib"] + 500  # it did hold a 100 MP fill
+    result = measure(10000, 12, smoke=True)
+    assert result["server_alive"]
+    for row in result["scenarios"]:
+        assert row["as_expected"] and row["under_ceiling"], row
+    assert result["burst"]["statuses"] == {"200": 12}
+    assert abs(result["idle_growth"]) < 0.2, result
+
+
+def test_server_threads_share_two_malloc_arenas_on_glibc() -> None:
+    assert queue_module.share_malloc_arenas() is True  # glibc here; False elsewhere, and nothing breaks
 
 
 def test_results_of_concurrent_requests_are_not_mixed(inpainter: Inpainter, picture: np.ndarray) -> None:
@@ -231,7 +238,9 @@ def test_large_reservations_given_back_return_the_freed_heap(monkeypatch: pytest
         big.resize(5 * TRIM_BYTES, "big", retry_s=1)
     assert never.value.status == 413 and big.cost == 2 * TRIM_BYTES  # a refused top-up keeps what it held
     small.release()
-    assert trims == []
     big.release()
-    assert trims == [1] and budget.used == 0
+    assert budget.used == 0
+    wait_until(lambda: trims == [1], "the trim after the large release")
+    time.sleep(2 * queue_module.TRIM_DELAY_S)
+    assert trims == [1]  # once: the small release asked for none
     assert queue_module._malloc_trim() is not None  # glibc here: the real trim is found

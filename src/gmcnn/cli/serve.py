@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--queue-size must be >= 0, got {args.queue_size}")
     if args.max_upload_mb <= 0 or args.memory_budget_mb <= 0 or args.body_timeout <= 0:
         raise UserError("--max-upload-mb, --memory-budget-mb and --body-timeout must be positive")
+    from gmcnn.web.queue import share_malloc_arenas
+
+    share_malloc_arenas()  # before the model and the server start their threads: freed memory goes back to the OS
     inpainter = Inpainter.from_pretrained(args.model, device=args.device)
     app = create_app(
         inpainter,

@@ -29,14 +29,16 @@ from gmcnn.inpainting.backends import estimate_memory_bytes
 from gmcnn.inpainting.options import FillOptions
 from gmcnn.inpainting.windows import Box, FillPlan
 
-# Bytes per pixel of the whole image (measured on 16-100 MP fills, rounded up; see the module docstring).
-IMAGE_BYTES_PER_PIXEL = 40
-# Extra bytes per pixel while growing or feathering the hole (float32 dilation steps and their sum).
+# Measured peaks (in-process fills of 3-12 MP on CPU, and the server's RSS in benchmarks/web_memory.py),
+# rounded up: the whole image ~12 B/px in-process and ~20 B/px in the server (upload, answer, spooled files);
+# windows ~58 B per window pixel; the texture stage ~20 more; grow/feather ~12.
+IMAGE_BYTES_PER_PIXEL = 28
 REGION_BYTES_PER_PIXEL = 16
-# Bytes per window pixel at full resolution: the upscaled float32 prediction and the composite's copies.
-WINDOW_BYTES_PER_PIXEL = 96
-# Bytes per window pixel the texture stage adds (float32 photo, guide, match, low-passes).
-TEXTURE_BYTES_PER_PIXEL = 112
+WINDOW_BYTES_PER_PIXEL = 72
+TEXTURE_BYTES_PER_PIXEL = 48
+# The network's own estimate is measured with a pinned mmap threshold; in a long-lived process freed maps
+# are reused less tidily (a 1500x2000 "original" fill peaked at 0.97x the plain sum), so it gets headroom.
+NETWORK_HEADROOM = 1.25
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ def fill_memory(
         h, w = plan.window_size(box)
         padded_h = max(config.min_size, math.ceil(h / config.size_multiple) * config.size_multiple)
         padded_w = max(config.min_size, math.ceil(w / config.size_multiple) * config.size_multiple)
-        network = estimate_memory_bytes(config, padded_h, padded_w, precision=precision, runtime=runtime)
+        network = int(NETWORK_HEADROOM * estimate_memory_bytes(config, padded_h, padded_w, precision=precision,
+                                                               runtime=runtime))  # fmt: skip
         window = box.height * box.width * per_window
         if window + network > parts["window"] + parts["network"]:
             parts["window"], parts["network"] = window, network
