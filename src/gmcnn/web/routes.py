@@ -339,15 +339,14 @@ def _mask_png(data: bytes, max_pixels: int) -> bytes:
 
 # ------------------------------------------------------------------------------------------------ facts, page
 def model_summary(inpainter: Inpainter) -> dict[str, Any]:
-    """Name, width and training facts of the loaded model, from its export metadata."""
-    meta = inpainter.meta
-    training = meta.get("training") or {}
+    """Name, width and training facts of the loaded model, from its contract."""
+    contract = inpainter.contract
     return {
         "name": inpainter.name,
-        "cnum": (meta.get("config") or {}).get("cnum"),
-        "contract": inpainter.contract.to_dict(),
-        # image_size falls back to the Inpainter's assumption (256) so the page can always size its warning.
-        "training": {"image_size": inpainter.train_size, "mask_type": training.get("mask_type")},
+        "cnum": inpainter.generator.config.cnum,
+        "contract": contract.to_dict(),
+        # image_size falls back to the contract's assumption (256) so the page can always size its warning.
+        "training": {"image_size": contract.trained_size, "mask_type": contract.mask_type or None},
     }
 
 
