@@ -30,7 +30,7 @@ from PIL import Image
 from skimage import data
 
 from gmcnn import Inpainter
-from gmcnn.cli.batch import read_manifests
+from gmcnn.inpainting.batch import read_manifests
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -155,7 +155,7 @@ def main() -> None:
         "and model start-up. On a machine whose cores other jobs keep busy, one process with several threads "
         "loses much of its time waiting for its slowest thread, so most of the 2-process gain here comes from "
         "running one thread per process; the 1-thread row separates the two effects. Outputs are byte-identical "
-        "in every setting (tests/test_cli_batch.py, tests/test_pipeline.py).", "",
+        "in every setting (tests/test_batch.py, tests/test_pipeline.py).", "",
     ]  # fmt: skip
     (RESULTS / "batch_inference.md").write_text("\n".join(md))
     print("wrote", RESULTS / "batch_inference.md")

@@ -6,7 +6,7 @@ of images and masks, and decompression bombs (headers that claim billions of pix
 
     python3 benchmarks/web_fuzz.py [--count 1200] [--seed 0]
 
-writes ``benchmarks/results/web/fuzz.json``. ``tests/test_web.py`` runs a few hundred of the same cases.
+writes ``benchmarks/results/web/fuzz.json``. ``tests/test_app.py`` runs a few hundred of the same cases.
 """
 
 from __future__ import annotations

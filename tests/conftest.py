@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -12,6 +14,9 @@ from torch import nn
 from gmcnn.inpainting.pipeline import Inpainter
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
 from gmcnn.weights.format import export_generator
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 
@@ -41,6 +46,23 @@ def photo() -> np.ndarray:
     from skimage import data
 
     return np.ascontiguousarray(data.astronaut())
+
+
+@pytest.fixture(scope="module")
+def client(inpainter: Inpainter) -> Iterator[TestClient]:
+    """A TestClient on the app around the tiny model, one per test module."""
+    from helpers.web import local
+
+    from gmcnn.web import create_app
+
+    with local(create_app(inpainter)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def picture(photo: np.ndarray) -> np.ndarray:
+    """96x128 crop of a real photo (small: the tiny model stays fast)."""
+    return np.ascontiguousarray(photo[100:196, 200:328])
 
 
 @pytest.fixture()

@@ -4,7 +4,7 @@ Masks pair with images by file stem: for ``photo.jpg`` the mask folder may hold 
 ``photo_mask.png`` (or any supported extension). A single mask file is applied to every image. Outputs keep
 the input's format, EXIF orientation (applied, tag reset), ICC profile and alpha.
 
-A folder run is sharded and resumable (see :mod:`gmcnn.cli.batch`): under ``torchrun`` each process fills its
+A folder run is sharded and resumable (see :mod:`gmcnn.inpainting.batch`): under ``torchrun`` each process fills its
 share of the sorted files, outputs that already exist are skipped (``--overwrite`` redoes them), and every
 process appends what it did to ``OUT_DIR/manifests/rank-<rank>.jsonl``.
 """
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from gmcnn.cli.batch import FILE_ERRORS, MANIFEST_DIR, Job, Outcome, Shard, run_shard
 from gmcnn.errors import UserError
+from gmcnn.inpainting.batch import FILE_ERRORS, MANIFEST_DIR, Job, Outcome, Shard, run_shard
 from gmcnn.inpainting.options import FillOptions
 from gmcnn.io import IMAGE_EXTENSIONS, MAX_PIXELS, format_for_path, load_image, save_image
 

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("gmcnn.weights",),
     ("gmcnn.inpainting",),
     ("gmcnn.training", "gmcnn.evaluation"),
-    ("gmcnn.web",),
+    ("gmcnn.web", "gmcnn.bench"),  # the HTTP API; the speed benchmark (it times training steps too)
     ("gmcnn.cli",),
     ("gmcnn", "gmcnn.__main__"),  # the package root (the public API re-exports) and `python -m gmcnn`
 ]

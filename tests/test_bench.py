@@ -1,4 +1,4 @@
-"""`gmcnn bench` runs on tiny inputs and reports every section; no timing is asserted."""
+"""The speed benchmark (gmcnn.bench, run as `gmcnn bench`) on tiny inputs: every section reports; no timing asserted."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from gmcnn.cli import bench as speed
+from gmcnn import bench as speed
+from gmcnn.bench import sections
 from gmcnn.cli import main
 from gmcnn.errors import UserError
 
@@ -70,13 +71,13 @@ def test_bench_refuses_unknown_baselines(tiny_export, capsys):
 @pytest.mark.slow
 def test_training_rows_for_a_tiny_model(tiny_export, monkeypatch):
     """Stage 1 and stage 2 steps run through gmcnn.training.steps (at 64x64 here to stay fast)."""
-    monkeypatch.setattr(speed, "TRAIN_SIZE", 64)
+    monkeypatch.setattr(sections, "TRAIN_SIZE", 64)
     models = speed.load_models(str(tiny_export), device="cpu", runtime="auto", precision="auto")
     before = [p.detach().clone() for p in models[0].inpainter.generator.parameters()]
-    rows = speed.train_rows(models, batch=2, repeats=1, budget=1e-9)
+    rows = sections.train_rows(models, batch=2, repeats=1, budget=1e-9)
     assert [r.what.split(":")[0] for r in rows] == ["stage 1", "stage 2"]
     assert all(r.timing and r.timing.seconds and r.images == 2 for r in rows)
-    conv = speed.conv_limit(torch.device("cpu"), repeats=1, budget=1e-9)
+    conv = sections.conv_limit(torch.device("cpu"), repeats=1, budget=1e-9)
     text = speed.report_markdown([conv, *rows], header="# t")
     assert "## Training steps" in text and "| 64x64 |" in text
     # Training ran on a copy: the loaded model is untouched.

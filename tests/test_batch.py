@@ -20,8 +20,8 @@ import pytest
 from PIL import Image
 
 from gmcnn.cli import main
-from gmcnn.cli.batch import Job, Manifest, Shard, read_manifests, remove_stale_temps
 from gmcnn.errors import UserError
+from gmcnn.inpainting.batch import Job, Manifest, Shard, read_manifests, remove_stale_temps
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 BROKEN = ("b_truncated.png", "b_empty.png", "b_text.png")
