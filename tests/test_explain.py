@@ -85,3 +85,19 @@ def test_confidence_picture_runs_red_to_green() -> None:
     photo = np.full((1, 3, 3), 90, np.uint8)
     pic = confidence_picture(conf, np.array([[True, False, True]]), photo)
     assert tuple(pic[0, 0]) == (255, 0, 0) and tuple(pic[0, 1]) == (30, 30, 30) and tuple(pic[0, 2]) == (255, 255, 0)
+
+
+def test_the_completion_stage_reports_where_it_copied_from(inpainter: Inpainter) -> None:
+    from gmcnn import FillOptions
+
+    image, mask = _case()
+    result = inpainter.fill(image, mask, FillOptions(detail=1.0), explain=True)
+    ex = result.explanation
+    assert ex is not None and [s.name for s in ex.stages] == ["prefill", "network", "completion", "composite"]
+    assert result.stages == ["model", "completion", "composite"] and result.timings["completion"] > 0
+    copied = ex.sources[..., 0] >= 0
+    assert copied[mask].mean() > 0.9 and not copied[~mask].any()  # hole pixels name a source, known ones none
+    ys, xs = ex.sources[copied][:, 0], ex.sources[copied][:, 1]
+    assert not mask[ys, xs].any()  # every source is a known pixel
+    assert np.array_equal(ex.stages[2].image[~mask], image[~mask])
+    assert np.array_equal(ex.stages[-1].image, result.image)

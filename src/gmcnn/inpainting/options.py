@@ -47,7 +47,10 @@ class FillOptions:
         feather: blend the fill into its surroundings over this many pixels *outside* the hole; those pixels
             change too. With 0 only hole pixels change.
         margin: context around each hole for ``"crop"``, as a fraction of the hole's longer side.
-        texture: the texture stage after the model's coarse fill: ``"patch"`` keeps the fill's large-scale colour
+        detail: how much real texture the completion stage puts into the fill (:mod:`gmcnn.inpainting.completion`):
+            0 keeps the network's smooth fill, 1 fills the hole with patches of the photo (coarse-to-fine patch
+            completion started from the network's fill), values between blend the two.
+        texture: the older texture stage after the model's coarse fill: ``"patch"`` keeps the fill's large-scale colour
             and takes the finer detail from a PatchMatch fill of the window (:mod:`gmcnn.inpainting.texture`);
             ``"off"`` skips it.
     """
@@ -67,6 +70,12 @@ class FillOptions:
     feather: int = _option(0, "blend the seam over this many pixels outside the hole", minimum=0, maximum=256)
     margin: float = _option(
         0.5, "context around each hole for crop, as a fraction of the hole's longer side", minimum=0.0, maximum=8.0
+    )
+    detail: float = _option(
+        0.0,
+        "how detailed the fill is: 0 = smooth, 1 = full texture copied from the photo",
+        minimum=0.0,
+        maximum=1.0,
     )
     texture: str = _option(
         "off", "texture stage after the coarse fill: patch (real texture from the photo) or off", choices=TEXTURES
@@ -136,7 +145,8 @@ class FillResult:
         image: the filled image, same type, mode/shape and size as the input.
         options: the options the fill ran with.
         plan: the strategy actually used, the windows and the scale (see :class:`~gmcnn.inpainting.windows.FillPlan`).
-        timings: seconds per stage (``"prepare"``, ``"model"``, ``"texture"``, ``"composite"``, ``"total"``).
+        timings: seconds per stage (``"prepare"``, ``"model"``, ``"completion"``, ``"texture"``, ``"composite"``,
+            ``"total"``).
         runtime: the back end that ran the network (``"eager"``, ``"compile"``, ``"onnx"``).
         precision: its number format (``"fp32"``, ``"bf16"``, ``"int8"``).
         stages: the stages that ran, in order (e.g. ``["model", "composite"]``).

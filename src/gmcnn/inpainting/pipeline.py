@@ -5,7 +5,8 @@ Imports no training code. The jobs of one fill live in their own modules, and th
 * loading: :func:`gmcnn.weights.load_weights` (name or path -> generator + contract);
 * planning: :mod:`gmcnn.inpainting.windows` (the regions a fill may change, the strategy and the windows);
 * running: :mod:`gmcnn.inpainting.backends` (the back end, padding, colour order and memory admission);
-* the completion stage: :mod:`gmcnn.inpainting.texture` (off by default);
+* the completion stage: :mod:`gmcnn.inpainting.completion` (``detail``; the older texture stage,
+  :mod:`gmcnn.inpainting.texture`, with ``texture="patch"``);
 * compositing: :mod:`gmcnn.inpainting.image` (the one composite under the mask).
 
 One fill, as data (each stage reports into the returned :class:`FillResult`)::
@@ -130,7 +131,7 @@ class Inpainter:
             image: PIL image or uint8 ndarray (``HxW``, ``HxWx3``, ``HxWx4``); alpha is passed through untouched.
             mask: same height and width; white / non-zero / True = hole (see
                 :func:`gmcnn.inpainting.image.normalize_mask`).
-            **options: ``strategy``, ``process_size``, ``grow``, ``feather``, ``margin``, ``texture`` (see
+            **options: ``strategy``, ``process_size``, ``grow``, ``feather``, ``margin``, ``detail`` ... (see
                 :class:`FillOptions`; ``None`` means the default).
 
         Returns:
@@ -233,7 +234,8 @@ class Inpainter:
         if progress is not None:
             progress(len(plan.windows), len(plan.windows))
         result.image = P.merge_image(out, user)
-        result.stages = ["model", *(["texture"] if "texture" in result.timings else []), "composite"]
+        stages = ("model", "completion", "texture")
+        result.stages = [*(s for s in stages if s in result.timings), "composite"]
         if job.canvas is not None:
             job.canvas.stage("composite", (slice(None), slice(None)), out, result.timings.get("composite", 0.0))
             result.explanation = job.canvas.finish()
@@ -253,7 +255,9 @@ class Inpainter:
         timings["model"] = timings.get("model", 0.0) + (t1 - t0)
         if canvas is not None:
             canvas.stage("network", sl, P.tensor_to_rgb(pred), t1 - t0)
-            canvas.trust(sl, _paper_confidence(hole))
+            if job.result.options.detail <= 0:  # no completion stage to say how far its copies can be trusted
+                canvas.trust(sl, _paper_confidence(hole))
+        pred = self._complete(pred, rgb, hole, job, sl)
         pred = self._texture(pred, rgb, hole, job, sl)
         t2 = time.perf_counter()
         P.composite_into(out[sl], pred, rgb, job.weight[sl])
@@ -265,6 +269,27 @@ class Inpainter:
         start = time.perf_counter()
         smooth = smooth_fill(P.rgb_to_tensor(rgb), P.mask_to_tensor(hole))
         canvas.stage("prefill", sl, P.tensor_to_rgb(smooth), time.perf_counter() - start)
+
+    def _complete(
+        self, coarse: torch.Tensor, rgb: np.ndarray, hole: np.ndarray, job: _Job, sl: tuple[slice, slice]
+    ) -> torch.Tensor:
+        """The completion stage: patches of the window's known part, started from the network's fill (hole only)."""
+        detail = job.result.options.detail
+        if detail <= 0:
+            return coarse
+        from gmcnn.inpainting.completion import complete  # numba compiles its kernels on first use
+
+        start = time.perf_counter()
+        done = complete(rgb, hole, P.tensor_to_rgb(coarse), detail=detail)
+        seconds = time.perf_counter() - start
+        job.result.timings["completion"] = job.result.timings.get("completion", 0.0) + seconds
+        if job.canvas is not None:
+            job.canvas.stage("completion", sl, done.image, seconds)
+            if done.sources is not None:
+                job.canvas.copied_from(sl, done.sources)
+            job.canvas.trust(sl, _paper_confidence(hole) if done.confidence is None else done.confidence)
+        # the feather band (outside the hole) keeps the network's prediction to blend with
+        return torch.where(torch.from_numpy(hole)[None, None], P.rgb_to_tensor(done.image), coarse)
 
     def _texture(
         self, coarse: torch.Tensor, rgb: np.ndarray, hole: np.ndarray, job: _Job, sl: tuple[slice, slice]

@@ -157,6 +157,7 @@ async def inpaint(
     grow: Annotated[int, _form("grow")] = OPTIONS["grow"]["default"],
     feather: Annotated[int, _form("feather")] = OPTIONS["feather"]["default"],
     margin: Annotated[float | None, _form("margin")] = None,
+    detail: Annotated[float, _form("detail")] = OPTIONS["detail"]["default"],
     texture: Annotated[str, _form("texture")] = OPTIONS["texture"]["default"],
     output: Annotated[str, Form(description="'same' = the upload's format, 'png' = lossless PNG")] = "same",
     job: Annotated[
@@ -171,7 +172,8 @@ async def inpaint(
     tracked = state.jobs.start(job) if job else None
     try:
         options = FillOptions.from_kwargs(
-            strategy=strategy, process_size=process_size, grow=grow, feather=feather, margin=margin, texture=texture
+            strategy=strategy, process_size=process_size, grow=grow, feather=feather, margin=margin, detail=detail,
+            texture=texture,
         )
     except UserError as exc:
         raise ApiError(422, str(exc)) from None
