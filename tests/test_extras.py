@@ -24,8 +24,16 @@ EXTRAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "train": (("train",), ("gmcnn.training.train", "gmcnn.data.masks", "torch.utils.tensorboard")),
     "web": (("serve",), ("gmcnn.web.app", "gmcnn.cli.serve", "uvicorn", "multipart")),
     "eval": (
-        ("eval", "bench"),
-        ("gmcnn.evaluation.evaluate", "gmcnn.bench", "cv2", "skimage.restoration", "patchmatch", "matplotlib.pyplot"),
+        ("eval", "bench", "cases"),
+        (
+            "gmcnn.evaluation.evaluate",
+            "gmcnn.evaluation.strata",
+            "gmcnn.bench",
+            "cv2",
+            "skimage.restoration",
+            "patchmatch",
+            "matplotlib.pyplot",
+        ),
     ),
     "web,eval": (("study",), ("gmcnn.evaluation.study", "gmcnn.web.study_app", "uvicorn")),
     "fast": (("export",), ("gmcnn.inpainting.onnx", "onnx", "onnxruntime.quantization", "skimage.data")),

@@ -14,14 +14,14 @@ CONFIG = GMCNNConfig(cnum=8)
 
 
 def _total(h: int, w: int, options: FillOptions, plan: object = None) -> int:
-    plan = plan or provisional_plan(h, w, options)
+    plan = plan or provisional_plan(h, w, options, 512)
     return fill_memory(h, w, plan, options, config=CONFIG, runtime="eager", precision="fp32").total  # type: ignore[arg-type]
 
 
 def test_resize_at_8192_on_100_mp_counts_the_network_at_8192() -> None:
     options = FillOptions(strategy="resize", process_size=8192)
     network = estimate_memory_bytes(CONFIG, 8192, 8192, precision="fp32", runtime="eager")
-    estimate = fill_memory(10000, 10000, provisional_plan(10000, 10000, options), options, config=CONFIG,
+    estimate = fill_memory(10000, 10000, provisional_plan(10000, 10000, options, 512), options, config=CONFIG,
                            runtime="eager", precision="fp32")  # fmt: skip
     assert estimate.parts["network"] >= network and estimate.total > network + 10000 * 10000 * 20
     assert estimate.total > 3 * 2**30  # far over the default budget: refused from the header
@@ -33,6 +33,7 @@ def test_every_option_costs_what_it_holds() -> None:
     assert _total(h, w, FillOptions(strategy="original", grow=8)) > base
     assert _total(h, w, FillOptions(strategy="original", feather=8)) > base
     assert _total(h, w, FillOptions(strategy="original", texture="patch")) > base
+    assert _total(h, w, FillOptions(strategy="original", detail=0.5)) > base
     assert _total(h, w, FillOptions(strategy="resize", process_size=1024)) < base
     assert _total(h, w, FillOptions(strategy="resize", process_size=2048)) > _total(
         h, w, FillOptions(strategy="resize", process_size=1024)
@@ -56,6 +57,13 @@ def test_crop_counts_its_largest_window_from_the_plan() -> None:
 
 def test_auto_is_original_when_the_image_fits_the_process_size() -> None:
     options = FillOptions()
-    assert provisional_plan(300, 400, options).strategy == "original"
-    assert provisional_plan(3000, 400, options).strategy == "crop"
-    assert provisional_plan(3000, 400, options).windows == ()
+    assert provisional_plan(300, 400, options, 512).strategy == "original"
+    assert provisional_plan(3000, 400, options, 512).strategy == "crop"
+    assert provisional_plan(3000, 400, options, 512).windows == ()
+
+
+def test_an_unset_process_size_is_the_models_own() -> None:
+    options = FillOptions(strategy="resize")
+    assert options.process_size is None
+    assert provisional_plan(3000, 4000, options, 680).scale_to == 680
+    assert _total(3000, 4000, options) < _total(3000, 4000, FillOptions(strategy="resize", process_size=2048))

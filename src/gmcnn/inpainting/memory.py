@@ -6,8 +6,8 @@ A fill holds memory at three levels, and the estimate adds them up:
   RGB / alpha / output copies, the bool hole and the float blend weight, the dilation that grows or feathers
   the hole, the copy back to the source's mode and the encoded answer (:data:`IMAGE_BYTES_PER_PIXEL`);
 * **window stages**, per window of the plan at full resolution: the network's prediction upscaled to the
-  window in float32, the composite's float copies, and the texture stage's when it is on
-  (:data:`WINDOW_BYTES_PER_PIXEL`, :data:`TEXTURE_BYTES_PER_PIXEL`);
+  window in float32, the composite's float copies, and the completion and texture stages' when they are on
+  (:data:`WINDOW_BYTES_PER_PIXEL`, :data:`DETAIL_BYTES_PER_PIXEL`, :data:`TEXTURE_BYTES_PER_PIXEL`);
 * **network**, per window at the size the network sees it, padded to its contract:
   :func:`gmcnn.inpainting.backends.estimate_memory_bytes` for the runtime and precision that run it.
 
@@ -36,6 +36,10 @@ IMAGE_BYTES_PER_PIXEL = 28
 REGION_BYTES_PER_PIXEL = 16
 WINDOW_BYTES_PER_PIXEL = 72
 TEXTURE_BYTES_PER_PIXEL = 48
+# Bytes per window pixel the completion stage (detail > 0) adds: its region (the hole's box plus context, at
+# most the window) at full resolution, float images, the source field and confidence (~120 measured on a
+# 12 MP window that was nearly all hole).
+DETAIL_BYTES_PER_PIXEL = 160
 # The network's own estimate is measured with a pinned mmap threshold; in a long-lived process freed maps
 # are reused less tidily (a 1500x2000 "original" fill peaked at 0.97x the plain sum), so it gets headroom.
 NETWORK_HEADROOM = 1.25
@@ -55,22 +59,24 @@ class MemoryEstimate:
         return {"total_bytes": self.total, **{f"{k}_bytes": v for k, v in self.parts.items()}}
 
 
-def provisional_plan(height: int, width: int, options: FillOptions) -> FillPlan:
+def provisional_plan(height: int, width: int, options: FillOptions, model_process_size: int) -> FillPlan:
     """The windows every mask shares for these options, before the mask is read (for a header-only check).
 
     ``"original"`` and ``"resize"`` always run on the whole image (the strategy ``"auto"`` picks for an image
-    that fits in ``process_size`` is ``"original"``); the windows of ``"crop"`` depend on the mask, so none
-    are counted yet.
+    that fits in the process size is ``"original"``); the windows of ``"crop"`` depend on the mask, so none
+    are counted yet. ``model_process_size``: the model's own (``Contract.process_size``), for
+    ``options.process_size=None``.
     """
+    size = options.process_size or model_process_size
     strategy = options.strategy
     if strategy == "auto":
-        strategy = "original" if max(height, width) <= options.process_size else "crop"
+        strategy = "original" if max(height, width) <= size else "crop"
     whole = (Box(0, 0, height, width),)
     if strategy == "original":
-        return FillPlan(strategy, whole, options.process_size, None)
+        return FillPlan(strategy, whole, size, None)
     if strategy == "resize":
-        return FillPlan(strategy, whole, options.process_size, options.process_size)
-    return FillPlan(strategy, (), options.process_size, options.process_size)
+        return FillPlan(strategy, whole, size, size)
+    return FillPlan(strategy, (), size, size)
 
 
 def fill_memory(
@@ -99,6 +105,7 @@ def fill_memory(
     if options.grow or options.feather:
         parts["regions"] = pixels * REGION_BYTES_PER_PIXEL
     per_window = WINDOW_BYTES_PER_PIXEL + (TEXTURE_BYTES_PER_PIXEL if options.texture != "off" else 0)
+    per_window += DETAIL_BYTES_PER_PIXEL if options.detail > 0 else 0
     for box in plan.windows:
         h, w = plan.window_size(box)
         padded_h = max(config.min_size, math.ceil(h / config.size_multiple) * config.size_multiple)

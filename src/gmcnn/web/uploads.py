@@ -75,7 +75,8 @@ def admit_fill(
     """Reserve a fill's memory from the headers alone: the whole image, and for ``original`` / ``resize``
     (whose window is the whole image whatever the mask) the network too."""
     head = max(heads, key=lambda h: h.width * h.height)
-    cost, detail = _fill_cost(inpainter, head, provisional_plan(head.height, head.width, options), options)
+    plan = provisional_plan(head.height, head.width, options, inpainter.contract.process_size)
+    cost, detail = _fill_cost(inpainter, head, plan, options)
     return budget.reserve(cost, _fill_what(heads[0], options), queue.expected_wait(), detail)
 
 
@@ -90,10 +91,8 @@ def confirm_fill(
 
 
 def _fill_what(head: ImageHeader, options: FillOptions) -> str:
-    return (
-        f"filling {_what(head)} (strategy {options.strategy}, process_size {options.process_size}, grow "
-        f"{options.grow}, feather {options.feather}, texture {options.texture})"
-    )
+    chosen = ", ".join(f"{k} {v}" for k, v in options.to_dict().items() if v is not None)
+    return f"filling {_what(head)} ({chosen})"
 
 
 def mask_hole(mask_image: Image.Image, source: Image.Image) -> np.ndarray:
