@@ -18,7 +18,6 @@ import argparse
 import http.client
 import io
 import json
-import subprocess
 import sys
 import threading
 import time
@@ -30,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from web_fuzz import BOUNDARY, free_port, wait_for  # noqa: E402
+from web_fuzz import BOUNDARY, free_port, start_server, wait_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -171,25 +170,23 @@ def scenarios(side: int, smoke: bool) -> list[Scenario]:
     if smoke:
         refused = Scenario("resize 3000², process_size 8192", 3000, {"strategy": "resize", "process_size": "8192"}, 413)
         return [Scenario("crop 1000²", 1000, {"strategy": "crop"}, 200), refused]
-    quarter = side // 2
+    half = side // 2
     return [
         Scenario(f"crop {side}², 4 clients", side, {}, 200, clients=4),
         Scenario(f"original {side}²", side, {"strategy": "original"}, 413),
         Scenario(f"resize {side}², process_size 8192", side, {"strategy": "resize", "process_size": "8192"}, 413),
-        Scenario(f"resize {side}², process_size 512", side, {"strategy": "resize"}, 413),
-        Scenario(f"resize {quarter}², process_size 2048", quarter, {"strategy": "resize", "process_size": "2048"}, 200),
+        Scenario(f"resize {side}², process_size 512", side, {"strategy": "resize", "process_size": "512"}, 413),
+        Scenario("resize 4000², process_size 1024", 4000, {"strategy": "resize", "process_size": "1024"}, 200),
         Scenario("original 2000²", 2000, {"strategy": "original"}, 200),
-        Scenario(f"crop {quarter}², grow 128, feather 128", quarter, {"grow": "128", "feather": "128"}, 200),
-        Scenario(f"crop {quarter}², texture patch", quarter, {"texture": "patch"}, 200),
+        Scenario(f"crop {half}², grow 64, feather 64", half, {"grow": "64", "feather": "64"}, 200),
+        Scenario(f"crop {half}², texture patch", half, {"texture": "patch"}, 200),
+        Scenario(f"crop {half}², detail 1", half, {"detail": "1"}, 200),
     ]
 
 
 def measure(side: int, burst_count: int, *, smoke: bool = False, budget_mb: float | None = None) -> dict[str, Any]:
     port = free_port()
-    cmd = [sys.executable, "-m", "gmcnn", "serve", "--port", str(port), "--device", "cpu"]
-    if budget_mb is not None:
-        cmd += ["--memory-budget-mb", str(budget_mb)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = start_server(port, *(["--memory-budget-mb", str(budget_mb)] if budget_mb is not None else []))
     try:
         wait_for(port, proc)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
