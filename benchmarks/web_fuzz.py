@@ -282,6 +282,7 @@ class Tally:
     problems: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     examples: list[str] = field(default_factory=list)
     formats: list[dict[str, Any]] = field(default_factory=list)
+    compared: Counter[str] = field(default_factory=Counter)  # 200s whose known pixels were compared exactly
 
     def problem(self, case: Case, kind: str, text: str) -> None:
         self.problems[case.group][kind] += 1
@@ -325,9 +326,11 @@ def check_answer(case: Case, status: int, answer: bytes, tally: Tally) -> None:
         if out is not None and known is not None:
             source, keep = known
             result = np.asarray(out)
+            tally.compared[case.group] += 1
             if result.shape != source.shape or not np.array_equal(result[keep], source[keep]):
                 tally.problem(case, "known pixels changed", f"{out.format} {out.mode}")
-            row["kept"] = "exactly"
+            else:
+                row["kept"] = "exactly"
         if out is not None:
             row["answer"] = f"{out.format} {out.mode}"
     if case.group == "format table":
@@ -475,15 +478,20 @@ def table(result: dict[str, Any], tally: Tally) -> str:
         f"{result['server_alive']}, valid fill afterwards: {result['final_valid_fill_status']}; one keep-alive "
         f"connection ({result['idle_reconnects']} reconnects after the client sat idle for 5 s)",
         "",
-        "| group | requests | statuses | " + " | ".join(kinds) + " |",
-        "|---|---:|---|" + "---:|" * len(kinds),
+        "| group | requests | statuses | lossless 200s compared | " + " | ".join(kinds) + " |",
+        "|---|---:|---|---:|" + "---:|" * len(kinds),
     ]
     for group, counts in tally.statuses.items():
         statuses = ", ".join(f"{s}: {n}" for s, n in sorted(counts.items()))
         problems = " | ".join(str(tally.problems[group][k]) for k in kinds)
-        lines.append(f"| {group} | {sum(counts.values())} | {statuses} | {problems} |")
+        lines.append(f"| {group} | {sum(counts.values())} | {statuses} | {tally.compared[group]} | {problems} |")
     total = {k: sum(p[k] for p in tally.problems.values()) for k in kinds}
-    lines.append(f"| **all** | **{result['requests']}** | | " + " | ".join(f"**{total[k]}**" for k in kinds) + " |")
+    compared = sum(tally.compared.values())
+    lines.append(
+        f"| **all** | **{result['requests']}** | | **{compared}** | "
+        + " | ".join(f"**{total[k]}**" for k in kinds)
+        + " |"
+    )
     lines += ["", "Format table (README, *Exactness*):", "", "| case | expected | status | answer | known pixels |",
               "|---|---|---:|---|---|"]  # fmt: skip
     for row in tally.formats:
@@ -519,6 +527,7 @@ def main() -> None:
     smoke = " --smoke" if args.smoke else ""
     result["command"] = f"python3 benchmarks/web_fuzz.py --count {args.count} --seed {args.seed}{smoke}"
     result["problems"] = {group: dict(p) for group, p in tally.problems.items() if p}
+    result["lossless_200s_compared"] = dict(tally.compared)
     result["findings"] = tally.examples
     report = table(result, tally)
     print(report)
