@@ -73,6 +73,7 @@ class Settings:
     grad: float = 1.0  # weight of the luminance-gradient features against colour
     blur: float = 1.5  # patches are compared blurred by this sigma (px), copied sharp
     guide: float = 1.0  # weight of the low-pass guide term
+    guide_tol: float = 0.1  # guide differences up to this (per channel, colour in [0, 1]) cost nothing
     guide_sigma: float = 0.125  # the guide's low-pass sigma, as a fraction of the hole's longer side
     near: float = 0.0  # weight of the source-distance term
     hole_weight: float = 0.5  # patch-distance weight of the estimate's pixels (known pixels: 1)
@@ -227,13 +228,14 @@ def _solve(
         weight = np.where(k, s.hole_weight, 1.0).astype(np.float32)
         scale2 = float(max(1, side >> level) ** 2)
         gd = np.ascontiguousarray(g / 255.0, dtype=np.float32)
+        tol2 = 3 * s.guide_tol**2  # over the 3 channels
         cost = np.zeros(len(targets), np.float32)
         # all iterations at the coarsest level (it starts from scratch), fewer as levels get finer and dearer
         iterations = s.em if level == len(pyramid) - 1 else min(s.em, s.em_fine + level - skip)
         for it in range(iterations):
             feat = _features(estimate, s.grad, blur)
-            cost = ps.initial_costs(feat, weight, gd, targets, nnf, s.patch, s.guide, s.near, scale2)
-            ps.search(feat, weight, gd, targets, index, nnf, cost, valid, snap, s.patch, s.guide, s.near, scale2,
+            cost = ps.initial_costs(feat, weight, gd, targets, nnf, s.patch, s.guide, tol2, s.near, scale2)
+            ps.search(feat, weight, gd, targets, index, nnf, cost, valid, snap, s.patch, s.guide, tol2, s.near, scale2,
                       s.passes, seed + 7919 * level + it)  # fmt: skip
             if level > 0 or s.final == "vote":
                 estimate = np.where(k[..., None], _vote(c, k, targets, nnf, cost, s.patch), c)
