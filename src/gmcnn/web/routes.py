@@ -203,10 +203,9 @@ async def _run_fill(
     state: ServerState, slot: Slot, job: Job | None, source: Image.Image, hole: np.ndarray, options: FillOptions
 ) -> tuple[Any, dict[str, Any]]:
     """Run the model on its thread; 409 if the job is cancelled, 422 for a mode the model cannot fill."""
-    inpainter = state.inpainter
 
-    def fill() -> tuple[Any, dict[str, Any]]:
-        done = inpainter.fill(source, hole, options, progress=job.progress if job is not None else None)
+    def fill() -> tuple[Any, dict[str, Any]]:  # the model served when it runs (a switch runs on this thread too)
+        done = state.inpainter.fill(source, hole, options, progress=job.progress if job is not None else None)
         return done.image, done.info()
 
     try:
