@@ -15,8 +15,10 @@ Routes (:mod:`gmcnn.web.routes`):
 
 Errors (:mod:`gmcnn.web.errors`) are JSON ``{"error", "detail"}``, 4xx for anything the client can fix.
 What bounds the work (:mod:`gmcnn.web.queue`): one model thread behind a bounded queue, and a server-wide
-budget of working memory reserved from the image headers before anything is decoded. Middleware
-(:mod:`gmcnn.web.middleware`): body size, Host (DNS rebinding), Origin, and security headers on every answer.
+budget of working memory reserved from the image headers before anything is decoded and from the fill's
+plan before the model runs (:mod:`gmcnn.web.uploads`, :mod:`gmcnn.inpainting.memory`). Middleware
+(:mod:`gmcnn.web.middleware`): body size and stalls, Host (DNS rebinding), Origin, HEAD, and security headers on
+every answer; every API route refuses form fields and query parameters it does not declare.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from gmcnn.inpainting.pipeline import Inpainter
 from gmcnn.io import MAX_PIXELS
 from gmcnn.version import __version__
 from gmcnn.web.errors import install_error_handlers
-from gmcnn.web.limits import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MEMORY_BUDGET, DEFAULT_QUEUE_SIZE
+from gmcnn.web.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MEMORY_BUDGET, DEFAULT_QUEUE_SIZE
 from gmcnn.web.middleware import install_middleware
 from gmcnn.web.models_routes import install_models
 from gmcnn.web.queue import Jobs, MemoryBudget, ModelQueue
@@ -53,6 +55,7 @@ def create_app(
     queue_size: int = DEFAULT_QUEUE_SIZE,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     allowed_hosts: Iterable[str] = (),
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
     models_dir: str | os.PathLike[str] | None = None,
     download_url: str | None = None,
 ) -> FastAPI:
@@ -66,6 +69,7 @@ def create_app(
         memory_budget: bytes of working memory for the images in flight; a request that needs more than
             all of it gets 413, one that does not fit while others run gets 503.
         allowed_hosts: host names (besides ``localhost`` and IP addresses) the server answers to.
+        body_timeout: seconds a request body may stall before the server answers 408 and closes the connection.
         models_dir: the models folder the page may pick from and download official releases into (``None``:
             only the embedded model and the one being served; no downloads).
         download_url: URL template (``{id}`` = the Drive file id) downloads come from instead of the authors' links.
@@ -89,7 +93,7 @@ def create_app(
         max_upload_bytes=max_upload_bytes,
         max_pixels=max_pixels,
     )
-    install_middleware(app, max_upload_bytes=max_upload_bytes, allowed_hosts=allowed_hosts)
+    install_middleware(app, max_upload_bytes=max_upload_bytes, allowed_hosts=allowed_hosts, body_timeout=body_timeout)
     install_error_handlers(app)
     app.include_router(router)
     install_models(app, inpainter, models_dir, download_url)

@@ -142,8 +142,7 @@ async def select_model(request: Request, name: NameBody) -> dict[str, Any]:
         cost = LOAD_FACTOR * weights_bytes(model.path) + LOAD_FIXED_BYTES
     except (OSError, UserError) as exc:
         raise ApiError(422, f"cannot read {model.name}: {exc}", {"name": model.name}) from None
-    wait = state.queue.mean_seconds * max(1, state.queue.admitted)
-    memory = state.budget.reserve(cost, f"loading {model.name}", wait)
+    memory = state.budget.reserve(cost, f"loading {model.name}", state.queue.expected_wait(), {"name": model.name})
     slot = None
     try:
         slot = state.queue.admit()
