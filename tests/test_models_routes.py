@@ -38,12 +38,15 @@ def folder(tmp_path: Path, tiny_export: Path, monkeypatch: pytest.MonkeyPatch) -
     copy_release(tmp_path)
     shutil.copytree(tiny_export, tmp_path / "exp_a")
     export_generator(tiny_generator(seed=7), tmp_path / "exp_b", training={"image_size": 64})
+    export_generator(tiny_generator(seed=8), tmp_path / "modèle 100%", training={"image_size": 64})
     return tmp_path
 
 
-def _fill(client: Any, picture: np.ndarray) -> np.ndarray:
+def _fill(client: Any, picture: np.ndarray, model: str | None = None) -> np.ndarray:
     response = post(client, encode(picture), encode(hole()))
     assert response.status_code == 200, response.text
+    if model is not None:
+        assert response.headers["x-gmcnn-model"] == model
     return np.asarray(Image.open(io.BytesIO(response.content)))
 
 
@@ -81,14 +84,17 @@ def test_select_switches_the_model_the_fills_use(folder: Path, picture: np.ndarr
         assert answer.json()["model"]["name"] == "exp_b"
         assert c.get("/api/v1/health").json()["model"]["name"] == "exp_b"
         assert _by_name(c)["exp_b"]["loaded"] and not _by_name(c)["exp_a"]["loaded"]
-        after = _fill(c, picture)
+        after = _fill(c, picture, model="exp_b")
         assert np.array_equal(before, _direct(folder / "exp_a", picture))
         assert np.array_equal(after, _direct(folder / "exp_b", picture)) and not np.array_equal(before, after)
         assert c.post("/api/v1/models/select", json={"name": "exp_b"}).json()["changed"] is False
         tf = c.post("/api/v1/models/select", json={"name": TF_FOLDER})  # a release, by its folder name
         assert tf.status_code == 200 and tf.json()["current"] == TF_NAME
         assert tf.json()["model"]["contract"]["channel_order"] == "BGR"
+        assert c.post("/api/v1/models/select", json={"name": "modèle 100%"}).status_code == 200
+        _fill(c, picture, model="mod%C3%A8le 100%25")  # percent-encoded: headers carry ASCII only
         assert c.post("/api/v1/models/select", json={"name": "default"}).json()["current"] == "default"
+        assert_error(c.get("/api/v1/models?verbose=1"), 422, "unknown query parameter 'verbose'")
 
 
 def test_select_refuses_clearly(folder: Path) -> None:

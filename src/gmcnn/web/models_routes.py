@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
 from gmcnn.errors import UserError
 from gmcnn.inpainting.pipeline import Inpainter
 from gmcnn.web.errors import ApiError
+from gmcnn.web.middleware import refuse_unknown_fields
 from gmcnn.web.routes import ServerState, model_summary
 from gmcnn.weights.catalog import ModelInfo, catalog, find, weights_bytes
 from gmcnn.weights.install import install, release
@@ -39,7 +40,7 @@ from gmcnn.weights.install import install, release
 LOAD_FACTOR = 4
 LOAD_FIXED_BYTES = 64 * 2**20
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(refuse_unknown_fields)])
 NameBody = Annotated[str, Body(embed=True, description="a model name from GET /api/v1/models")]
 
 
