@@ -5,7 +5,7 @@ Usage: python3 benchmarks/validate_checkpoints.py RUN_DIR [EXPORT=STEP ...] [--b
 
 Scores every ``RUN_DIR/checkpoints/step_*.pt`` (the averaged weights when the run keeps them, the raw ones with
 ``--raw``; every ``K``-th step with ``--every K``) and each extra export folder given as ``PATH=STEP`` on the run's
-own validation cases (``gmcnn.training.train.validate``'s images, size and seeded masks) and writes
+own validation cases (``gmcnn.training.validation.validate``'s images, size and seeded masks) and writes
 ``RUN_DIR/val_checkpoints.jsonl``, one line per generator: mean ``val_psnr``, ``val_ssim``, ``val_hole_psnr`` and,
 pooled over all cases, the realism measures ``val_hole_swd`` (hole SWD over 7x7 patches of a 3-level Laplacian
 pyramid, ``gmcnn.evaluation.realism``) and ``val_grad_ratio`` (hole gradient energy, fill / truth).
@@ -32,9 +32,10 @@ import torch
 from gmcnn.data.datasets import ImageFileDataset, Sample
 from gmcnn.evaluation.baselines import get_baseline
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
+from gmcnn.training.batches import make_datasets, quiet_loader
 from gmcnn.training.config import TrainConfig
 from gmcnn.training.state import load_checkpoint
-from gmcnn.training.train import case_scores, make_datasets, predict, quiet_loader, to_uint8
+from gmcnn.training.validation import case_scores, predict, to_uint8
 from gmcnn.weights.format import load_generator
 
 Case = tuple[np.ndarray, np.ndarray, np.ndarray]  # fill, truth (uint8 HxWx3), hole (bool HxW)

@@ -29,6 +29,8 @@ from gmcnn.models.fill import smooth_fill
 from gmcnn.models.init import official_init_
 
 FILLS = ("zeros", "smooth")
+FUSION_ACTS = ("elu", "leaky_relu")
+FUSION_LEAK = 0.2  # slope of "leaky_relu" below 0
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,17 @@ class GMCNNConfig:
             zeroed, the output is the image. ``"smooth"``: the hole is pre-filled by the parameter-free
             :func:`gmcnn.models.fill.smooth_fill` and the output is that fill plus the network's correction
             (same layers and state-dict keys; the embedded CPU model uses it because it learns far faster).
+        fusion_act: the activation after the fusion conv. ``"elu"`` is the official model. ``"leaky_relu"``
+            (slope :data:`FUSION_LEAK` below 0) is a head that cannot saturate: ELU is flat below about -3, and a
+            run whose fusion pre-activations all drift there gets no gradient into any layer again
+            (:mod:`gmcnn.training.health`); same layers and state-dict keys.
     """
 
     cnum: int = 32
     in_channels: int = 4
     pad_mode: str = "reflect"
     fill: str = "zeros"
+    fusion_act: str = "elu"
 
     def __post_init__(self) -> None:
         if self.cnum < 2 or self.cnum % 2:
@@ -61,6 +68,8 @@ class GMCNNConfig:
             raise ValueError(f"pad_mode must be 'reflect' or 'zeros', got {self.pad_mode!r}")
         if self.fill not in FILLS:
             raise ValueError(f"fill must be one of {FILLS}, got {self.fill!r}")
+        if self.fusion_act not in FUSION_ACTS:
+            raise ValueError(f"fusion_act must be one of {FUSION_ACTS}, got {self.fusion_act!r}")
 
     @property
     def size_multiple(self) -> int:
@@ -211,7 +220,7 @@ class GMCNN(nn.Module):
         x = torch.cat([x1, x2, x3], dim=1)  # (B, 7c, H, W)
         fuse, out = self.decoding_layers[0], self.decoding_layers[1]
         assert isinstance(fuse, nn.Conv2d) and isinstance(out, nn.Conv2d)
-        x = F.elu(fuse(self._pad(x, fuse)))  # (B, c/2, H, W)
+        x = fusion_activation(fuse(self._pad(x, fuse)), self.config.fusion_act)  # (B, c/2, H, W)
         x = out(self._pad(x, out))  # (B, 3, H, W), no activation
         return network_output(x, base)
 
@@ -247,6 +256,11 @@ def check_input_size(network: str, config: Any, height: int, width: int) -> None
         )
 
 
+def fusion_activation(x: torch.Tensor, kind: str) -> torch.Tensor:
+    """The fusion conv's activation named by ``GMCNNConfig.fusion_act``."""
+    return F.leaky_relu(x, FUSION_LEAK) if kind == "leaky_relu" else F.elu(x)
+
+
 def network_input(
     config: GMCNNConfig, image: torch.Tensor, mask: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -271,11 +285,14 @@ def count_parameters(module: nn.Module) -> int:
 
 __all__ = [
     "FILLS",
+    "FUSION_ACTS",
+    "FUSION_LEAK",
     "GMCNN",
     "GMCNNConfig",
     "Upsample",
     "check_input_size",
     "count_parameters",
+    "fusion_activation",
     "network_input",
     "network_output",
 ]
