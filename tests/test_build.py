@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 
 from gmcnn.errors import UserError
+from gmcnn.models import registry
 from gmcnn.training.build import build_models, create_generator, generator_config
 from gmcnn.training.config import resolve_config
 from gmcnn.training.distributed import DistInfo
-from gmcnn.weights import factory
 
 
 def test_generator_comes_from_the_registry_by_the_configs_architecture() -> None:
     cfg = resolve_config("tiny", {"fill": "smooth"})
     assert generator_config(cfg) == {"cnum": 4, "pad_mode": "zeros", "fill": "smooth"}
     generator = create_generator(cfg)
-    assert factory.architecture_of(generator) == "gmcnn"
+    assert registry.architecture_of(generator).name == "gmcnn"
     assert generator.config.to_dict() == {
         "cnum": 4, "in_channels": 4, "pad_mode": "zeros", "fill": "smooth", "fusion_act": "elu"
     }  # fmt: skip
@@ -23,7 +23,7 @@ def test_generator_comes_from_the_registry_by_the_configs_architecture() -> None
     assert leaky.config.fusion_act == "leaky_relu"
     # The TF-release network takes only cnum: with the model keys at their defaults it builds too.
     tf = create_generator(resolve_config(None, {"architecture": "gmcnn_tf", "cnum": 8}))
-    assert factory.architecture_of(tf) == "gmcnn_tf"
+    assert registry.architecture_of(tf).name == "gmcnn_tf"
 
 
 def test_an_unknown_architecture_or_key_is_refused_by_name() -> None:

@@ -1,8 +1,8 @@
 """`gmcnn eval`: run fill methods over a protocol's case set and report the metrics.
 
-Methods are named on the command line: a baseline of :mod:`gmcnn.evaluation.baselines` (``telea``, ``ns``,
-``biharmonic``, ``patchmatch``) or anything :meth:`gmcnn.Inpainter.from_pretrained` loads (``default``, a
-weights name, an export folder, a run directory, an official ``*_net_GM.pth``).
+Methods are named on the command line by spec (:mod:`gmcnn.evaluation.methods`): ``NAME[:key=value,...]``, a
+baseline (``telea``, ``ns``, ``biharmonic``, ``pushpull``, ``patchmatch``) or anything
+:meth:`gmcnn.Inpainter.from_pretrained` loads, with any :class:`~gmcnn.inpainting.options.FillOptions` field set.
 
 Output folder::
 
@@ -22,15 +22,13 @@ saved fills and cases are laid out for running them with other tools.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import math
 import os
 import platform
-import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -38,13 +36,11 @@ from typing import Any, Final
 import numpy as np
 from PIL import Image, ImageDraw
 
-from gmcnn.errors import UserError
 from gmcnn.evaluation import metrics, realism
-from gmcnn.evaluation.baselines import baseline_names, get_baseline
+from gmcnn.evaluation.methods import DEFAULT_METHODS, Method, load_methods
 from gmcnn.evaluation.protocol import CaseSet, write_png
 from gmcnn.files import atomic_write
 
-DEFAULT_METHODS: Final = "default,telea,ns,biharmonic,patchmatch"
 SHEET_ROWS: Final = 8
 SHEET_CASES: Final = 16
 # (column title, metric key, scale for display, digits, higher is better; None: closest to 1 is best)
@@ -62,86 +58,6 @@ COLUMNS: Final[tuple[tuple[str, str, float, int, bool | None], ...]] = (
 )
 BIN_METRICS: Final = ("psnr_hole", "ssim", "ssim_hole", "l1_hole", "swd_hole")
 POOLED: Final = realism.REALISM_NAMES  # summary columns that are pooled over cases, not means of per-case values
-
-
-@dataclass(frozen=True)
-class Method:
-    """A named fill: a baseline or a loaded :class:`gmcnn.Inpainter`."""
-
-    label: str
-    fill: Callable[[np.ndarray, np.ndarray], Any]  # a Fill, or an Inpainter (which also takes PIL images)
-
-
-def load_methods(spec: str | Sequence[str], *, device: str = "auto") -> list[Method]:
-    """Build the methods named in ``spec`` (comma-separated or a list), in order.
-
-    Baseline names win; any other name goes to ``Inpainter.from_pretrained``. A ``+texture`` suffix runs the
-    texture stage (:mod:`gmcnn.inpainting.texture`) on the method's fill: a model through its ``texture="patch"``
-    option, a baseline on its output; ``+textureS`` uses a blend sigma of ``S`` px. Labels (used in tables and
-    folder names) are the names, or the file/folder name for paths; duplicates are refused.
-    """
-    names = [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()]
-    if not names:
-        raise UserError(f"no methods given; e.g. --methods {DEFAULT_METHODS}")
-    methods: list[Method] = []
-    for name in names:
-        base, sigma = _texture_suffix(name)
-        if base in baseline_names():
-            fill: Callable[[np.ndarray, np.ndarray], Any] = get_baseline(base)
-            label = name
-        else:
-            from gmcnn.inpainting.pipeline import Inpainter  # torch only when a model is evaluated
-
-            fill = Inpainter.from_pretrained(base, device=device)
-            label = _label(base) + name[len(base) :]
-            if sigma == 0.0:
-                fill, sigma = functools.partial(fill, texture="patch"), None
-        methods.append(Method(label, fill if sigma is None else _Textured(fill, sigma)))
-    labels = [m.label for m in methods]
-    dupes = sorted({x for x in labels if labels.count(x) > 1})
-    if dupes:
-        raise UserError(f"methods {dupes} are named twice; give each method once")
-    return methods
-
-
-def _texture_suffix(name: str) -> tuple[str, float | None]:
-    """``"default+texture4"`` -> ``("default", 4.0)``, ``"default+texture"`` -> ``("default", 0.0)`` (the
-    stage's default sigma); no suffix -> ``(name, None)``."""
-    match = re.fullmatch(r"(.+)\+texture(\d+(?:\.\d+)?)?", name)
-    if not match:
-        return name, None
-    return match.group(1), float(match.group(2)) if match.group(2) else 0.0
-
-
-@dataclass(frozen=True)
-class _Textured:
-    """A fill followed by the texture stage on the whole image (one window); blend sigma ``sigma`` (0: default)."""
-
-    fill: Callable[[np.ndarray, np.ndarray], Any]
-    sigma: float
-
-    def __call__(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        from gmcnn.inpainting.image import normalize_mask, rgb_to_tensor, tensor_to_rgb
-        from gmcnn.inpainting.texture import synthesize
-
-        hole = normalize_mask(mask, image.shape[:2])
-        coarse = rgb_to_tensor(np.asarray(self.fill(image, mask)))
-        out = tensor_to_rgb(synthesize(coarse, image, hole, sigma=self.sigma or None))
-        result = image.copy()
-        result[hole] = out[hole]
-        return result
-
-
-def _label(name: str) -> str:
-    """Table/folder label of a method: the name, or for a path the meaningful file or folder name."""
-    path = Path(name)
-    if not path.exists():
-        return name
-    path = path.resolve()
-    # run/export/generator.json -> "run": the fixed file and folder names say nothing about the model.
-    while path.name in ("generator.json", "generator.safetensors", "export") and path.parent != path:
-        path = path.parent
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem if path.is_file() else path.name) or "model"
 
 
 @dataclass
@@ -371,4 +287,12 @@ def machine_description() -> str:
     return text
 
 
-__all__ = ["Evaluation", "Method", "contact_sheet", "evaluate", "load_methods", "summary_markdown"]
+__all__ = [
+    "DEFAULT_METHODS",
+    "Evaluation",
+    "Method",
+    "contact_sheet",
+    "evaluate",
+    "load_methods",
+    "summary_markdown",
+]

@@ -101,6 +101,8 @@ def _coverage(size: int, rng: np.random.Generator) -> list[tuple[str, np.ndarray
     return out
 
 
+# The mask type of every case of a single-type protocol (manifests before the "mask_type" field name it by protocol).
+MASK_TYPES: Final = {"paper-rect": "rect", "center": "center", "strokes": "strokes", "coverage": "irregular"}
 # Name -> case generator; `gmcnn eval --protocol` chooses from these.
 PROTOCOLS: dict[str, ProtocolMasks] = {
     "paper-rect": _paper_rect,
@@ -120,6 +122,8 @@ class Case:
     bin: str
     coverage: float
     source: str
+    mask_type: str = ""  # "rect", "center", "strokes", "irregular"
+    kind: str = ""  # the source's scene kind (gmcnn.data.scene_kinds), "" when unknown
 
     def image(self) -> np.ndarray:
         """Ground truth, uint8 ``(size, size, 3)`` RGB."""
@@ -243,6 +247,7 @@ def build_cases(
                     "scale": round(factor, 6),
                     "crop": box,
                     "bin": bin_label,
+                    "mask_type": MASK_TYPES[protocol],
                     "coverage": round(float(mask.mean()), 6),
                 }
             )
@@ -256,7 +261,7 @@ def build_cases(
 
 def _write_csv(path: Path, entries: list[dict[str, Any]]) -> None:
     buf = io.StringIO()
-    fields = ["id", "image", "mask", "source", "scale", "crop", "bin", "coverage"]
+    fields = ["id", "image", "mask", "source", "scale", "crop", "bin", "mask_type", "coverage"]
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for e in entries:
@@ -270,18 +275,24 @@ def is_case_set(folder: str | os.PathLike[str]) -> bool:
     return (Path(folder) / MANIFEST_JSON).is_file()
 
 
+def read_format_json(path: Path, fmt: str, version: int, what: str) -> dict[str, Any]:
+    """A JSON file that names its ``format`` and ``version`` (case sets, study keys); a ``UserError`` if not."""
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != fmt or meta.get("version") != version:
+        raise UserError(f"{path} is not {what} (format {fmt!r}, version {version})")
+    return meta
+
+
 def load_cases(folder: str | os.PathLike[str]) -> CaseSet:
     """Read a case set written by :func:`build_cases`; a ``UserError`` if the manifest is not one."""
     root = Path(folder)
     path = root / MANIFEST_JSON
     if not path.is_file():
         raise FileNotFoundError(f"no case set at {root}: {MANIFEST_JSON} is missing")
-    try:
-        meta = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path} is not valid JSON: {exc}") from None
-    if meta.get("format") != CASES_FORMAT or meta.get("version") != CASES_VERSION:
-        raise UserError(f"{path} is not a gmcnn case set (format {CASES_FORMAT!r}, version {CASES_VERSION})")
+    meta = read_format_json(path, CASES_FORMAT, CASES_VERSION, "a gmcnn case set")
     cases = [
         Case(
             id=str(c["id"]),
@@ -290,6 +301,8 @@ def load_cases(folder: str | os.PathLike[str]) -> CaseSet:
             bin=str(c["bin"]),
             coverage=float(c["coverage"]),
             source=str(c["source"]),
+            mask_type=str(c.get("mask_type", MASK_TYPES.get(str(meta["protocol"]), ""))),
+            kind=str(c.get("kind", "")),
         )
         for c in meta["cases"]
     ]
@@ -314,5 +327,6 @@ __all__ = [
     "list_images",
     "load_cases",
     "random_crop",
+    "read_format_json",
     "write_png",
 ]

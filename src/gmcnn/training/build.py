@@ -10,19 +10,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from gmcnn.errors import UserError
 from gmcnn.losses.idmrf import IDMRF_TAPS
+from gmcnn.models.base import Generator
 from gmcnn.models.discriminator import Discriminator
 from gmcnn.models.init import scaled_init_
+from gmcnn.models.registry import create_model
 from gmcnn.models.state_dict import load_state_strict
 from gmcnn.models.vgg import VGG19Features
 from gmcnn.training import distributed
 from gmcnn.training.config import TrainConfig
 from gmcnn.training.state import restore_rng
-from gmcnn.weights.factory import create_model
 from gmcnn.weights.format import load_generator
 
 
@@ -54,17 +54,17 @@ class Models:
         d_train: the critic as the steps call it (DDP-wrapped when distributed).
     """
 
-    generator: nn.Module
+    generator: Generator
     critic: Discriminator
     vgg: VGG19Features | None
-    ema: nn.Module | None
+    ema: Generator | None
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     g_train: torch.nn.Module
     d_train: torch.nn.Module
 
     @property
-    def shown(self) -> nn.Module:
+    def shown(self) -> Generator:
         """The generator that gets exported, sampled and validated (the average when there is one)."""
         return self.ema if self.ema is not None else self.generator
 
@@ -80,15 +80,15 @@ def generator_config(cfg: TrainConfig) -> dict[str, Any]:
     return config
 
 
-def create_generator(cfg: TrainConfig) -> nn.Module:
-    """A new generator of ``cfg.architecture`` from the registry (:func:`gmcnn.weights.factory.create_model`)."""
+def create_generator(cfg: TrainConfig) -> Generator:
+    """A new generator of ``cfg.architecture`` from the registry (:func:`gmcnn.models.registry.create_model`)."""
     try:
         return create_model(cfg.architecture, generator_config(cfg))
     except ValueError as exc:  # unknown architecture, or a key it does not take
         raise UserError(f"cannot build the generator: {exc}") from None
 
 
-def build_models(cfg: TrainConfig, info: distributed.DistInfo) -> tuple[nn.Module, Discriminator, VGG19Features | None]:
+def build_models(cfg: TrainConfig, info: distributed.DistInfo) -> tuple[Generator, Discriminator, VGG19Features | None]:
     """G, D and the VGG, built from the run's seed in a forked RNG: the same initial weights on every rank, and
     the training RNG does not depend on which models were built (e.g. whether a VGG was needed)."""
     device = info.device

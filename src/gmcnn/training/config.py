@@ -41,7 +41,7 @@ class TrainConfig:
     batch_size: int = 16
     num_workers: int = 2
     # --- model
-    architecture: str = "gmcnn"  # the generator, by its name in gmcnn.weights.factory's registry
+    architecture: str = "gmcnn"  # the generator, by its name in gmcnn.models.registry
     cnum: int = 32  # generator width (32 = paper)
     pad_mode: str = "reflect"  # "reflect" (official, needs >= 196 px) or "zeros"
     fill: str = "zeros"  # "zeros" (official) or "smooth" (push-pull pre-fill + predicted correction)

@@ -30,13 +30,14 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
 
 from gmcnn.errors import UserError
 from gmcnn.files import atomic_write
+from gmcnn.models.base import Generator
 from gmcnn.models.state_dict import strip_wrappers
 from gmcnn.weights.format import export_generator
 
@@ -165,7 +166,7 @@ def save_checkpoint(
 
 
 def publish_export(
-    generator: torch.nn.Module, run_dir: str | os.PathLike[str], *, step: int, training: Mapping[str, Any]
+    generator: Generator, run_dir: str | os.PathLike[str], *, step: int, training: Mapping[str, Any]
 ) -> Path:
     """Export ``generator`` as the run's ``export`` atomically; returns the new export folder.
 
@@ -177,8 +178,7 @@ def publish_export(
     exports = run_dir / EXPORTS_DIR
     exports.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".step_{step:08d}.", dir=exports))
-    # export_generator takes the registered generator types; the trainer's generator is one of them.
-    export_generator(cast(Any, generator), tmp, training=training)
+    export_generator(generator, tmp, training=training)
     previous = _linked_export(run_dir)
     target = exports / f"step_{step:08d}"
     if target == previous:  # the same step exported again (a resumed run): never touch what the link names
