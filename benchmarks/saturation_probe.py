@@ -10,7 +10,8 @@ largest loss spike and every 10th step, as a table. Usage::
         --preset cpu_live_mrf --set image_size=64 --set pad_mode=zeros --set cnum=16 --set lr=1e-3 --steps 150
 
 ``--set`` takes any training config key, as ``gmcnn train`` does (the health options included), so the same
-command measures a fix. ``--smoke`` runs 3 steps of the ``tiny`` preset on random images.
+command measures a fix. ``--report A.jsonl B.jsonl`` prints the tables of finished probes; ``--smoke`` runs 3 steps
+of the ``tiny`` preset on random images.
 """
 
 from __future__ import annotations
@@ -148,7 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="training config override")
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--smoke", action="store_true", help="3 steps of the tiny preset on random images")
+    ap.add_argument("--report", type=Path, nargs="+", metavar="JSONL", help="print the tables of finished probes")
     args = ap.parse_args(argv)
+    if args.report:
+        for path in args.report:
+            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            for row in rows:  # probes written before the clipper measured the norm called it grad_total
+                row.setdefault("grad_norm", row.get("grad_total", float("nan")))
+            print(f"### {path.stem} ({len(rows)} steps)\n\n{report(rows)}")
+        return 0
     from gmcnn.training.config import parse_overrides, resolve_config
 
     with tempfile.TemporaryDirectory() as tmp:

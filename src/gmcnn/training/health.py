@@ -4,11 +4,15 @@ Why: GMCNN has no normalisation layers, and its three columns meet in one fusion
 ``cnum / 2`` channels: 4 at the embedded model's cnum 8) followed by an ELU. ELU is flat below about -3
 (``d ELU(x) / dx = e^x`` is under 0.05 there); once every fusion pre-activation is there, no gradient reaches any
 layer, the correction is a constant, and the run goes on "training" while validation stays fixed to the fourth
-decimal. Measured (``benchmarks/saturation_probe.py``, 64x64 crops, cnum 16, lr 1e-3): the columns' activations
-grow until one step's gradient norm jumps 100x (0.36 -> 36); Adam's per-weight step does not shrink with the
-gradient, and each fusion weight multiplies inputs that are now in the hundreds, so that one update throws the
-fusion pre-activations from about -3 to -1,000 (-20,000 three steps later): all flat, dead for good. At lower lr
-the same happens later, or slowly: run M (lr 1e-4) drifted to 55-64 % flat by step 600-1200.
+decimal. Measured with ``benchmarks/saturation_probe.py`` (cpu_live_mrf at 64x64 crops, cnum 16, lr 1e-3;
+``benchmarks/results/training/saturation_probe.md``): Adam moves every weight by about lr per step whatever the
+gradient's size, which is 2-5 % of a fan-in-scaled weight (std 0.02-0.05) per step; compounded over a column's
+12-18 unnormalised layers, the columns' activations grow (in the clipped run: max 15 at step 28, 117 at 40)
+and the gradient norm jumps 160x in two steps (0.22 -> 35). Single fusion updates then throw its pre-activations
+from a mean of -7 (step 47) to -63 (step 48), -824 (step 51: 99.4 % flat) and -3,500 (step 53); from step 54 on
+100 % are flat and the columns' gradient is 1e-24 or exactly 0. Clipping the gradient alone does not stop it: it
+bounds the gradient, not Adam's per-weight step, and the clipped run died within a few steps of the unclipped one.
+At lower lr the same happens later or slowly: run M (lr 1e-4) drifted to 55-64 % flat by step 600-1200.
 
 Three remedies, each a config option (off in the official presets):
 

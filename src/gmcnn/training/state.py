@@ -27,7 +27,6 @@ import os
 import random
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -170,22 +169,20 @@ def publish_export(
 ) -> Path:
     """Export ``generator`` as the run's ``export`` atomically; returns the new export folder.
 
-    The pair is written into a hidden folder, renamed to ``exports/step_<step>`` once complete, and the ``export``
-    symlink (relative, so the run directory can move) is replaced by a new one in a single rename. Earlier
-    exports are then deleted except the one just replaced, which a reader may still be opening.
+    The pair appears whole as ``exports/step_<step>`` (:func:`~gmcnn.weights.format.export_generator` writes a new
+    folder under a hidden name and renames it), then the ``export`` symlink (relative, so the run directory can
+    move) is replaced by a new one in a single rename. Earlier exports are then deleted except the one just
+    replaced, which a reader may still be opening.
     """
     run_dir = Path(run_dir)
     exports = run_dir / EXPORTS_DIR
-    exports.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".step_{step:08d}.", dir=exports))
-    export_generator(generator, tmp, training=training)
     previous = _linked_export(run_dir)
     target = exports / f"step_{step:08d}"
-    if target == previous:  # the same step exported again (a resumed run): never touch what the link names
+    if target == previous:  # the same step exported again (e.g. after a roll-back): never touch what the link names
         target = exports / f"step_{step:08d}-{os.getpid()}"
     if target.exists():
         shutil.rmtree(target)  # left by a process killed before it switched the link: never published
-    os.replace(tmp, target)
+    export_generator(generator, target, training=training)
     link = run_dir / EXPORT_LINK
     if link.exists() and not link.is_symlink():
         # A run directory from before exports were published by link: its real folder moves aside first (the only

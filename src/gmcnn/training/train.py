@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from gmcnn.data.datasets import ResumableSampler, Sample
+from gmcnn.data.datasets import ImageFileDataset, ResumableSampler, Sample
 from gmcnn.errors import UserError
 from gmcnn.files import atomic_write
 from gmcnn.training import distributed
@@ -226,32 +226,19 @@ def _train(cfg: TrainConfig, run_dir: Path, info: distributed.DistInfo, *, state
         if info.is_main and step % cfg.sample_every == 0:
             save_samples(m.shown, fixed_batch, cfg, run_dir / "samples" / f"step_{step:08d}.png")
         if val_set is not None and (step % cfg.val_every == 0 or step == cfg.max_steps):
-            share = None
-            if info.is_main:
-                assert log is not None
-                scores = validate(m.shown, val_set, cfg, device)
-                log.write(step, {"stage": stage, **scores, "train_fusion_saturated": raw.share})
-                share = max(scores["val_fusion_saturated"], raw.share)
-                warning = dead_warning(scores["val_fusion_saturated"], step, lr)
-                if warning:
-                    bar.write(warning, file=sys.stderr)
-            raw.reset()
+            share = _validate(m, val_set, cfg, info, log, raw, step=step, stage=stage, lr=lr, bar=bar)
             if cfg.rollback_saturation > 0:
-                outcome = _health_check(distributed.broadcast_object(share, info), m, cfg, info, run_dir, step=step,
-                                        health=health, batches=batches, log=log)  # fmt: skip
+                outcome = _health_check(share, m, cfg, info, run_dir, step=step, health=health, batches=batches,
+                                        clipper=clipper, log=log)  # fmt: skip
                 if isinstance(outcome, str):
                     bar.close()
                     if info.is_main:
                         print(outcome, file=sys.stderr)
                     return 1
-                if outcome is not None:  # rolled back: re-save that checkpoint with the new lr scale, go on from it
+                if outcome is not None:  # rolled back: go on from that checkpoint
                     step = outcome
                     bar.reset(total=cfg.max_steps)
                     bar.update(step)
-                    clipper.load_state_dict(health.clip)
-                    stage = "pretrain" if step < cfg.pretrain_steps else "finetune"
-                    save_run_state(m, cfg, info, run_dir, step=step, stage=stage, batches_seen=batches.batches_seen,
-                                   health=health)  # fmt: skip
                     continue
         if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
             health.clip = clipper.state_dict()
@@ -265,9 +252,28 @@ def _train(cfg: TrainConfig, run_dir: Path, info: distributed.DistInfo, *, state
     return 0
 
 
+def _validate(
+    m: Models, val_set: ImageFileDataset, cfg: TrainConfig, info: distributed.DistInfo, log: MetricsLog | None,
+    raw: Saturation, *, step: int, stage: str, lr: float, bar: Any,
+) -> float:  # fmt: skip
+    """Rank 0 validates the shown generator and logs it with the raw generator's saturation on the training
+    batches since the last validation; every rank gets the larger of the two shares (what roll-backs judge)."""
+    share = None
+    if info.is_main:
+        assert log is not None
+        scores = validate(m.shown, val_set, cfg, info.device)
+        log.write(step, {"stage": stage, **scores, "train_fusion_saturated": raw.share})
+        share = max(scores["val_fusion_saturated"], raw.share)
+        warning = dead_warning(scores["val_fusion_saturated"], step, lr)
+        if warning:
+            bar.write(warning, file=sys.stderr)
+    raw.reset()
+    return float(distributed.broadcast_object(share, info))
+
+
 def _health_check(
     share: float, m: Models, cfg: TrainConfig, info: distributed.DistInfo, run_dir: Path, *, step: int,
-    health: Health, batches: BatchStream, log: MetricsLog | None,
+    health: Health, batches: BatchStream, clipper: GradClipper, log: MetricsLog | None,
 ) -> int | str | None:  # fmt: skip
     """Roll back when the fusion saturation (validated, or the raw generator's on training batches) reached
     ``rollback_saturation``: every rank loads rank 0's newest checkpoint from a healthy validation, and the
@@ -288,11 +294,15 @@ def _health_check(
     to_step, batches_seen = restore(m, state, info)
     batches.seek(batches_seen)
     health.clip = Health.from_dict(state.get("health")).clip
+    clipper.load_state_dict(health.clip)
     health.lr_scale *= cfg.rollback_lr_factor
     health.rollbacks += 1
     if log is not None:  # logged at the step it returns to, so a later resume from there keeps the record
         log.write(to_step, {"event": "rollback", "from_step": step, "fusion_saturated": share,
                             "lr_scale": health.lr_scale, "rollbacks": health.rollbacks})  # fmt: skip
+    # Re-saved with the new lr scale and count, so a kill before the next checkpoint cannot undo the roll-back.
+    stage = "pretrain" if to_step < cfg.pretrain_steps else "finetune"
+    save_run_state(m, cfg, info, run_dir, step=to_step, stage=stage, batches_seen=batches_seen, health=health)
     return to_step
 
 
