@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+# The painter's browser fixtures (server, browser, page, phone, photo_file) for the test_browser*.py modules.
+pytest_plugins = ["helpers.browser"]
 
 
 def tiny_generator(seed: int = 0, *, pad_mode: str = "zeros", fill: str = "zeros") -> GMCNN:

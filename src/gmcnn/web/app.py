@@ -29,6 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from gmcnn.inpainting.pipeline import Inpainter
 from gmcnn.io import MAX_PIXELS
 from gmcnn.version import __version__
+from gmcnn.web import explain_routes, select_routes
 from gmcnn.web.errors import install_error_handlers
 from gmcnn.web.limits import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MEMORY_BUDGET, DEFAULT_QUEUE_SIZE
 from gmcnn.web.middleware import install_middleware
@@ -84,5 +85,7 @@ def create_app(
     install_middleware(app, max_upload_bytes=max_upload_bytes, allowed_hosts=allowed_hosts)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(explain_routes.router)
+    app.include_router(select_routes.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     return app

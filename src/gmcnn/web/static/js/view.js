@@ -1,6 +1,8 @@
 // Zoom, pan, two-finger pinch, the before/after split and the brush cursor.
 import { S, el } from "./state.js";
 
+const BRUSHES = ["brush", "eraser", "select"]; // the tools that draw with the round brush
+
 export function applyView() {
   el.stage.style.transform = `translate(${S.panX}px, ${S.panY}px) scale(${S.zoom})`;
   el.stage.classList.toggle("pixelated", S.zoom >= 3);
@@ -80,18 +82,18 @@ export function updateCompare() {
 
 export function updateCursor(e) {
   if (e) S.cursorAt = e.pointerType === "touch" ? null : local(e);
-  const show = S.image && S.cursorAt && (S.tool === "brush" || S.tool === "eraser") && !S.spaceDown && !S.pan;
+  const show = S.image && S.cursorAt && BRUSHES.includes(S.tool) && !S.spaceDown && !S.pan;
   el.cursor.hidden = !show;
   if (!show) return;
   const d = Math.max(4, S.size * S.zoom);
   Object.assign(el.cursor.style, { left: `${S.cursorAt.x}px`, top: `${S.cursorAt.y}px`, width: `${d}px`, height: `${d}px` });
-  el.cursor.classList.toggle("eraser", S.tool === "eraser");
+  for (const t of BRUSHES) el.cursor.classList.toggle(t, S.tool === t);
 }
 
 export function setTool(tool) {
   S.tool = tool;
   for (const b of document.querySelectorAll("[data-tool]")) b.setAttribute("aria-pressed", String(b.dataset.tool === tool));
-  for (const t of ["brush", "eraser", "rect", "pan"]) el.viewport.classList.toggle(`tool-${t}`, t === tool);
+  for (const b of document.querySelectorAll("[data-tool]")) el.viewport.classList.toggle(`tool-${b.dataset.tool}`, b.dataset.tool === tool);
   updateCursor();
 }
 
