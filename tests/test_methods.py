@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -11,12 +12,16 @@ from gmcnn.errors import UserError
 from gmcnn.evaluation.methods import load_method, load_methods, parse_spec, split_specs
 from gmcnn.inpainting.options import FillOptions
 
+FIELDS = FillOptions.schema()  # the options a spec can set, whatever they are today
+
 
 def _other_value(entry: dict[str, Any]) -> Any:
     """A valid value of a FillOptions field other than its default, from the field's own schema."""
     if "choices" in entry:
         return next(c for c in entry["choices"] if c != entry["default"])
     if entry["type"] == "integer":
+        if entry["default"] is None:
+            return entry["minimum"] + 1
         return entry["default"] + 1 if entry["default"] < entry["maximum"] else entry["default"] - 1
     if entry["type"] == "number":
         return (entry["minimum"] + entry["maximum"]) / 2
@@ -34,6 +39,13 @@ def test_every_fill_option_can_be_set_by_its_type(field: str) -> None:
     assert getattr(spec.fill_options(), field) == value
 
 
+def test_nullable_options_can_be_reset() -> None:
+    nullable = [name for name, entry in FillOptions.schema().items() if entry.get("nullable")]
+    for name in nullable:
+        assert parse_spec(f"default:{name}=none").options == {name: None}
+        assert getattr(parse_spec(f"default:{name}=None").fill_options(), name) is None
+
+
 def test_specs_parse_and_print_back() -> None:
     spec = parse_spec(" runs/x:strategy=original, grow=2 ")
     assert (spec.name, spec.options) == ("runs/x", {"strategy": "original", "grow": 2})
@@ -46,7 +58,7 @@ def test_specs_parse_and_print_back() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("default:colour=red", "unknown fill option 'colour'; the options are \\['feather'"),
+        ("default:colour=red", "unknown fill option 'colour'; the options are " + re.escape(str(sorted(FIELDS)))),
         ("default:grow=two", "grow='two': expected integer"),
         ("default:grow=-1", "default:grow=-1.*grow must be >= 0"),
         ("default:strategy=sideways", "unknown strategy 'sideways'"),

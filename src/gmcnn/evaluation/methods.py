@@ -75,6 +75,8 @@ def _options_text(options: dict[str, Any]) -> str:
 def _parse_value(key: str, text: str, schema: dict[str, Any]) -> Any:
     """``text`` as the type ``key`` declares in :meth:`FillOptions.schema` (bounds are checked by FillOptions)."""
     kind = schema["type"]
+    if schema.get("nullable") and text.lower() in ("none", "null"):
+        return None  # the field's "not set" (e.g. process_size: the model's own size)
     try:
         if kind == "integer":
             return int(text)

@@ -120,21 +120,9 @@ def metric_values(study: Study) -> dict[str, dict[str, dict[str, float]]]:
             out[label][role] = {
                 "psnr_hole": float(np.mean([per_pair[role][i]["psnr_hole"] for i in ids])),
                 "ssim": float(np.mean([per_pair[role][i]["ssim"] for i in ids])),
-                "swd_hole": _subset(pools[role], set(ids)).swd(),
+                "swd_hole": pools[role].swd(ids),
             }
     return out
-
-
-def _subset(pool: realism.RealismPool, keys: set[str]) -> realism.RealismPool:
-    """The cases of ``pool`` added with one of ``keys`` (their patches shared, not recomputed)."""
-    chosen = [i for i, k in enumerate(pool.keys) if k in keys]
-    return realism.RealismPool(
-        seed=pool.seed,
-        fill=[pool.fill[i] for i in chosen],
-        truth=[pool.truth[i] for i in chosen],
-        energy=[pool.energy[i] for i in chosen],
-        keys=[pool.keys[i] for i in chosen],
-    )
 
 
 def metrics_table(study: Study, values: dict[str, dict[str, dict[str, float]]]) -> str:
