@@ -13,6 +13,7 @@ from helpers.web import assert_error, encode, hole, local, post
 from PIL import Image
 
 from gmcnn import Inpainter
+from gmcnn.errors import EMPTY_MASK
 from gmcnn.inpainting.options import FillOptions
 from gmcnn.web import create_app
 
@@ -118,8 +119,23 @@ def test_size_mismatch(client: TestClient, picture: np.ndarray) -> None:
     assert body["detail"] == {"image_size": [128, 96], "mask_size": [64, 64]}
 
 
-def test_empty_mask(client: TestClient, picture: np.ndarray) -> None:
-    assert_error(post(client, encode(picture), encode(np.zeros((96, 128), np.uint8))), 422, "mask is empty")
+def test_empty_mask_is_the_one_sentence(client: TestClient, picture: np.ndarray) -> None:
+    body = assert_error(post(client, encode(picture), encode(np.zeros((96, 128), np.uint8))), 422)
+    assert body["error"] == EMPTY_MASK  # the CLI's and the page's words (health tells the page)
+    assert client.get("/api/v1/health").json()["messages"]["empty_mask"] == EMPTY_MASK
+
+
+@pytest.mark.parametrize("grow", [0, 200])
+def test_mask_over_the_whole_image_is_refused(client: TestClient, picture: np.ndarray, grow: int) -> None:
+    mask = np.full((96, 128), 255, np.uint8) if grow == 0 else hole()
+    assert_error(post(client, encode(picture), encode(mask), grow=grow), 422, "covers the whole image")
+    files = {"mask": ("m.png", encode(mask), "image/png")}
+    assert_error(client.post("/api/v1/plan", files=files, data={"grow": grow}), 422, "covers the whole image")
+
+
+def test_the_answer_names_its_model(client: TestClient, picture: np.ndarray, inpainter: Inpainter) -> None:
+    r = post(client, encode(picture), encode(hole()))
+    assert r.status_code == 200 and r.headers["x-gmcnn-model"] == inpainter.name
 
 
 def test_photo_as_mask_is_refused(client: TestClient, picture: np.ndarray) -> None:

@@ -38,11 +38,19 @@ def expect(target: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def server(inpainter: Inpainter) -> Iterator[Any]:
+def recording(inpainter: Inpainter) -> Any:
+    """The tiny model, noting the options of every fill (what the server made of the page's form)."""
+    from helpers.web import Recording
+
+    return Recording(inpainter)
+
+
+@pytest.fixture(scope="module")
+def server(recording: Any) -> Iterator[Any]:
     from gmcnn.web import create_app
     from gmcnn.web.background import BackgroundServer
 
-    with BackgroundServer(create_app(inpainter)) as live:
+    with BackgroundServer(create_app(recording)) as live:
         yield live
 
 
@@ -57,9 +65,42 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+# Every fetch's form fields, as the page sent them, in window.__sent: [{url, fields: {name: value}}] (files as
+# "<file>"). Chromium does not show a request's multipart body to Playwright when it holds a file.
+RECORD_FORMS = """
+const send = window.fetch;
+window.__sent = [];
+window.fetch = (url, init) => {
+  if (init && init.body instanceof FormData) {
+    const fields = {};
+    for (const [k, v] of init.body.entries()) fields[k] = typeof v === "string" ? v : "<file>";
+    window.__sent.push({ url: String(url), fields });
+  }
+  return send(url, init);
+};
+"""
+
+
+def sent(page: Any, path: str) -> list[dict[str, str]]:
+    """The form fields of every request the page sent to ``path`` (e.g. ``/api/v1/inpaint``), oldest first."""
+    return [r["fields"] for r in page.evaluate("window.__sent") if r["url"].endswith(path)]
+
+
+def wait_for(page: Any, script: str, timeout_ms: int = 30_000) -> Any:
+    """Poll a JavaScript expression until it is truthy; its value. (``page.wait_for_function`` evaluates strings
+    with ``eval``, which the page's CSP forbids.)"""
+    for _ in range(timeout_ms // 50):
+        value = page.evaluate(script)
+        if value:
+            return value
+        page.wait_for_timeout(50)
+    raise AssertionError(f"timed out waiting for {script}")
+
+
 def open_page(browser: Any, url: str, device: dict[str, Any]) -> tuple[Any, Any, list[str]]:
     """A new context and page at ``url``, once the page knows its model; (context, page, JavaScript errors)."""
     context = browser.new_context(**device, accept_downloads=True)
+    context.add_init_script(RECORD_FORMS)
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
@@ -68,22 +109,23 @@ def open_page(browser: Any, url: str, device: dict[str, Any]) -> tuple[Any, Any,
     return context, pg, errors
 
 
-@pytest.fixture()
-def page(browser: Any, server: Any) -> Iterator[Any]:
-    """The painter at 1280x800; fails the test on any JavaScript error."""
-    context, pg, errors = open_page(browser, server.url, DESKTOP)
+def _painter(browser: Any, url: str, device: dict[str, Any]) -> Iterator[Any]:
+    context, pg, errors = open_page(browser, url, device)
     yield pg
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture()
+def page(browser: Any, server: Any) -> Iterator[Any]:
+    """The painter at 1280x800; fails the test on any JavaScript error."""
+    yield from _painter(browser, server.url, DESKTOP)
 
 
 @pytest.fixture()
 def phone(browser: Any, server: Any) -> Iterator[Any]:
     """The painter on a 390x844 touch phone; fails the test on any JavaScript error."""
-    context, pg, errors = open_page(browser, server.url, PHONE)
-    yield pg
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    yield from _painter(browser, server.url, PHONE)
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +158,28 @@ def drag(page: Any, points: list[tuple[float, float]]) -> None:
     page.mouse.up()
 
 
+def touchscreen(page: Any) -> bool:
+    return bool(page.evaluate("matchMedia('(pointer: coarse)').matches"))
+
+
+def stroke(page: Any, points: list[tuple[float, float]]) -> None:
+    """Paint along image points as this device would: a mouse drag, or one finger."""
+    (finger if touchscreen(page) else drag)(page, points)
+
+
+def show_settings(page: Any) -> None:
+    """Make the settings panel visible: on a phone Settings opens it below the canvas (beside it on a desktop)."""
+    toggle = page.locator("#panel-toggle")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.tap()
+
+
 def press(page: Any, selector: str) -> None:
     """Click a toolbar item wherever the toolbar put it: in the row, or in the ⋯ menu (opened first)."""
     target = page.locator(selector)
     if target.evaluate("n => Boolean(n.closest('#more-menu'))"):
         page.click("#more-button")
-    if page.evaluate("matchMedia('(pointer: coarse)').matches"):
+    if touchscreen(page):
         target.tap()
     else:
         target.click()

@@ -2,6 +2,7 @@
 // The server grows the hole by `grow` px, then blends over a `feather` band outside it; both are drawn as
 // rings, the first solid, the next lighter. Distances come from a two-pass chamfer transform (3-4 weights,
 // close to the server's octagonal growth), only in the box around the holes.
+import { chamfer } from "./distance.js";
 import { S, el } from "./state.js";
 
 const RING_RGBA = [[255, 210, 60, 200], [255, 210, 60, 90]]; // first margin, the next
@@ -13,7 +14,7 @@ export function resetHalo(W, H) {
   el.halo.height = H;
 }
 
-/** Chamfer distance (in px, 3-4 weights / 3) from the hole, within a box; Infinity beyond `reach`. */
+/** Chamfer distance (3-4 weights: 3 per px) from the hole, within a box; capped just beyond `reach`. */
 function distances(x0, y0, w, h, reach) {
   const d = new Float32Array(w * h);
   const far = 3 * (reach + 2);
@@ -21,32 +22,7 @@ function distances(x0, y0, w, h, reach) {
     const row = (y0 + j) * S.W + x0;
     for (let i = 0; i < w; i++) d[j * w + i] = S.bits[row + i] ? 0 : far;
   }
-  const relax = (n, m, c) => { if (d[m] + c < d[n]) d[n] = d[m] + c; };
-  for (let j = 0; j < h; j++) {
-    for (let i = 0; i < w; i++) {
-      const n = j * w + i;
-      if (!d[n]) continue;
-      if (i > 0) relax(n, n - 1, 3);
-      if (j > 0) {
-        relax(n, n - w, 3);
-        if (i > 0) relax(n, n - w - 1, 4);
-        if (i < w - 1) relax(n, n - w + 1, 4);
-      }
-    }
-  }
-  for (let j = h - 1; j >= 0; j--) {
-    for (let i = w - 1; i >= 0; i--) {
-      const n = j * w + i;
-      if (!d[n]) continue;
-      if (i < w - 1) relax(n, n + 1, 3);
-      if (j < h - 1) {
-        relax(n, n + w, 3);
-        if (i < w - 1) relax(n, n + w + 1, 4);
-        if (i > 0) relax(n, n + w - 1, 4);
-      }
-    }
-  }
-  return d;
+  return chamfer(d, w, h, 3, 4);
 }
 
 /** Draw rings of widths `margins` (px, in order outwards) around the holes; nothing when they are all 0. */

@@ -1,6 +1,7 @@
 // The mask: pixels in S.bits, drawn on the #mask canvas; strokes, rectangles, mask files and PNG export.
 // A stroke is drawn on the canvas, then its bounding box is read back, binarised into S.bits and redrawn,
 // so what you see is exactly what is sent (no soft anti-aliased edge).
+import { chamfer } from "./distance.js";
 import { MASK_RGB, S, ctx, el } from "./state.js";
 
 /** Redraw a region of the mask canvas from S.bits. */
@@ -80,31 +81,7 @@ export function analyseHoles() {
       dist[n] = counts[n] === ch * Math.min(cell, W - cx * cell) ? 1e9 : 0;
     }
   }
-  const relax = (n, m, w) => { if (dist[m] + w < dist[n]) dist[n] = dist[m] + w; };
-  for (let cy = 0; cy < gh; cy++) {
-    for (let cx = 0; cx < gw; cx++) {
-      const n = cy * gw + cx;
-      if (!dist[n]) continue;
-      if (cx > 0) relax(n, n - 1, 1);
-      if (cy > 0) {
-        relax(n, n - gw, 1);
-        if (cx > 0) relax(n, n - gw - 1, Math.SQRT2);
-        if (cx < gw - 1) relax(n, n - gw + 1, Math.SQRT2);
-      }
-    }
-  }
-  for (let cy = gh - 1; cy >= 0; cy--) {
-    for (let cx = gw - 1; cx >= 0; cx--) {
-      const n = cy * gw + cx;
-      if (!dist[n]) continue;
-      if (cx < gw - 1) relax(n, n + 1, 1);
-      if (cy < gh - 1) {
-        relax(n, n + gw, 1);
-        if (cx < gw - 1) relax(n, n + gw + 1, Math.SQRT2);
-        if (cx > 0) relax(n, n + gw - 1, Math.SQRT2);
-      }
-    }
-  }
+  chamfer(dist, gw, gh, 1, Math.SQRT2);
   const boxes = [];
   const seen = new Uint8Array(gw * gh);
   for (let start = 0; start < counts.length; start++) {
