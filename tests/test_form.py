@@ -60,6 +60,13 @@ def test_the_form_becomes_fill_options(client: TestClient, picture: np.ndarray) 
     assert_error(post(client, encode(picture), encode(hole()), margin="-1"), 422, "margin")
 
 
+def test_misspelt_or_misplaced_options_are_refused(client: TestClient, picture: np.ndarray) -> None:
+    body = assert_error(post(client, encode(picture), encode(hole()), detial="0.5"), 422, "'detial'")
+    assert "detail" in body["error"]  # the refusal lists the fields the route takes, the options among them
+    files = {"mask": ("m.png", encode(hole()), "image/png")}
+    assert_error(client.post("/api/v1/plan?grow=5", files=files), 422, "query parameter 'grow'")
+
+
 # ------------------------------------------------------------------------------------------------ a new field
 def run_helper(*args: str, **kwargs: Any) -> Any:
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}

@@ -24,8 +24,9 @@ from gmcnn.data.datasets import CorpusDataset, CropDataset
 from gmcnn.data.masks import build_mask
 from gmcnn.inpainting.texture import synthesize
 from gmcnn.models.fill import smooth_fill
+from gmcnn.training.batches import make_datasets
 from gmcnn.training.config import TrainConfig
-from gmcnn.training.train import make_datasets, to_uint8
+from gmcnn.training.validation import to_uint8
 
 
 def dataset(args: argparse.Namespace) -> CropDataset:

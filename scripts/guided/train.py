@@ -26,7 +26,7 @@ from gmcnn.evaluation.realism import RealismPool
 from gmcnn.losses.patch_mrf import patch_mrf_loss
 from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
 from gmcnn.models.init import scaled_init_
-from gmcnn.training.train import case_scores, to_uint8
+from gmcnn.training.validation import case_scores, to_uint8
 
 Arrays = dict[str, np.ndarray]
 

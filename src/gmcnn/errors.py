@@ -20,4 +20,8 @@ class EmptyMask(UserError):
         super().__init__(EMPTY_MASK)
 
 
+class FullMask(UserError):
+    """The mask (after growing it) covers the whole image: nothing is left to fill from."""
+
+
 EMPTY_MASK = "the mask is empty: there is nothing to fill; paint over the part that should go (white in a mask file)"

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gmcnn.errors import ImageTooLarge, UnsupportedImage, UserError
+from gmcnn.errors import FullMask, ImageTooLarge, UnsupportedImage, UserError
 
 
 class ApiError(Exception):
@@ -42,12 +42,21 @@ class UploadTooLarge(HTTPException):
         super().__init__(413, f"the upload is larger than the limit of {limit:,} bytes")
 
 
+class BodyTimeout(HTTPException):
+    """Raised from inside body reading when no part of the body arrived for ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        # "Connection: close": the rest of the body may still come; the connection cannot serve another request.
+        super().__init__(408, f"no part of the request body arrived for {seconds:g} s", {"Connection": "close"})
+
+
 # For the OpenAPI description of every route that takes an upload.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in {
         400: "damaged or truncated image or mask, or a Host this server does not answer to",
         403: "cross-origin request",
+        408: "the request body stopped arriving",
         409: "the fill was cancelled",
         413: "upload or image too large",
         415: "not an image, or a format gmcnn does not read",
@@ -62,11 +71,14 @@ def error_response(status: int, message: str, detail: Any = None, headers: dict[
 
 
 def from_user_error(exc: UserError, field: str) -> ApiError:
-    """Map io's typed errors to their status: too large 413, not an image 415, damaged 400."""
+    """Map the typed errors to their status: too large 413, not an image 415, a mask over the whole image 422,
+    damaged 400."""
     if isinstance(exc, ImageTooLarge):
         return ApiError(413, str(exc), {"field": field})
     if isinstance(exc, UnsupportedImage):
         return ApiError(415, str(exc), {"field": field})
+    if isinstance(exc, FullMask):  # a mask to paint again, not a damaged upload
+        return ApiError(422, str(exc), {"field": "mask"})
     return ApiError(400, str(exc), {"field": field})
 
 

@@ -19,16 +19,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
 from gmcnn.io import encode_image
 from gmcnn.web.errors import ApiError
+from gmcnn.web.middleware import refuse_unknown_fields
 
 DEFAULT_KEEP = 8  # fills whose pictures are kept
-DEFAULT_KEEP_BYTES = 512 * 2**20  # at 18 bytes per pixel (six RGB pictures): about 28 MP of fills
+DEFAULT_KEEP_BYTES = 256 * 2**20  # at 18 bytes per pixel (six RGB pictures): about 14 MP of fills
 
 
 @dataclass
@@ -101,7 +102,7 @@ def describe(job: str, description: dict[str, Any], *, model: str, size: tuple[i
     return {"job": job, "model": model, "width": size[0], "height": size[1], "stages": stages, "layers": layers}
 
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(refuse_unknown_fields)])  # no fields or query parameters
 
 
 @router.get("/api/v1/jobs/{job_id}/explain", summary="How a fill sent with explain=true was filled: stages, layers")

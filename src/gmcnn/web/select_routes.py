@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import Response
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
@@ -20,17 +20,19 @@ from gmcnn.errors import UserError
 from gmcnn.inpainting import image as P
 from gmcnn.inpainting import select as selection
 from gmcnn.io import encode_image
+from gmcnn.web import uploads as U
 from gmcnn.web.errors import ERROR_RESPONSES, ApiError
-from gmcnn.web.routes import _decode, _header, _reserve
+from gmcnn.web.middleware import refuse_unknown_fields
 
 SELECT_BYTES_PER_PIXEL = 16  # the decoded image and stroke, an RGB copy, the answer's mask and PNG
 
-router = APIRouter()
+# Like every API route: form fields and query parameters it does not declare are refused (422 naming them).
+router = APIRouter(dependencies=[Depends(refuse_unknown_fields)])
 
 
 def _select(image_bytes: bytes, stroke_bytes: bytes, max_pixels: int) -> selection.Selection:
-    source = _decode(image_bytes, "image", max_pixels)
-    stroke_image = _decode(stroke_bytes, "stroke", max_pixels)
+    source = U.decode(image_bytes, "image", max_pixels)
+    stroke_image = U.decode(stroke_bytes, "stroke", max_pixels)
     if stroke_image.size != source.size:
         (iw, ih), (sw, sh) = source.size, stroke_image.size
         raise ApiError(422, f"the stroke is {sw}x{sh} but the image is {iw}x{ih}; they must be the same size")
@@ -56,8 +58,8 @@ async def select(
         raise ApiError(501, selection.MISSING)
     state = request.app.state.gmcnn
     image_bytes, stroke_bytes = await image.read(), await stroke.read()
-    heads = [_header(image_bytes, "image", state.max_pixels), _header(stroke_bytes, "stroke", state.max_pixels)]
-    memory = _reserve(state, heads, SELECT_BYTES_PER_PIXEL)
+    heads = [U.header(image_bytes, "image", state.max_pixels), U.header(stroke_bytes, "stroke", state.max_pixels)]
+    memory = U.reserve(state.budget, state.queue, heads, SELECT_BYTES_PER_PIXEL)
     try:
         found = await run_in_threadpool(_select, image_bytes, stroke_bytes, state.max_pixels)
         del image_bytes, stroke_bytes
