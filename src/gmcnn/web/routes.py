@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import numpy as np
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -65,6 +66,7 @@ def _state(request: Request) -> ServerState:
 
 # Every route refuses query parameters and form fields it does not declare (422 naming them).
 router = APIRouter(dependencies=[Depends(refuse_unknown_fields)])
+_PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
 
 # ------------------------------------------------------------------------------------------------ fill
@@ -130,9 +132,10 @@ async def inpaint(
     }
     if "seconds" in info:
         headers["X-Gmcnn-Seconds"] = f"{float(info['seconds']):.3f}"
-    headers["X-Gmcnn-Model"] = str(info.get("model") or state.inpainter.name)
+    # which model made it; a name from a folder may hold any character, headers only printable ASCII
+    headers["X-Gmcnn-Model"] = quote(str(info.get("model", "")), safe=_PRINTABLE)
     if explained is not None and job is not None:
-        description = describe(job, explained[0], model=headers["X-Gmcnn-Model"], size=source.size)
+        description = describe(job, explained[0], model=str(info.get("model", "")), size=source.size)
         headers["X-Gmcnn-Job"] = job
         headers["X-Gmcnn-Explained"] = str(state.explanations.put(job, description, explained[1])).lower()
     return Response(body, media_type=Image.MIME.get(fmt, "application/octet-stream"), headers=headers)
@@ -151,11 +154,12 @@ async def _run_fill(
 
     With ``explain``, also the fill's own explanation: its description and pictures (made on the model's thread).
     """
-    inpainter = state.inpainter
 
-    def fill() -> tuple[Any, dict[str, Any], Explained | None]:
+    def fill() -> tuple[
+        Any, dict[str, Any], Explained | None
+    ]:  # the model served when it runs (a switch runs here too)
         progress = job.progress if job is not None else None
-        done = inpainter.fill(source, hole, options, progress=progress, explain=explain)
+        done = state.inpainter.fill(source, hole, options, progress=progress, explain=explain)
         shown = done.explanation
         return done.image, done.info(), None if shown is None else (shown.describe(), shown.pictures())
 

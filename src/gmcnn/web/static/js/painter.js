@@ -41,6 +41,14 @@ async function loadHealth() {
 }
 
 const emptyMaskMessage = () => (S.health && S.health.messages ? S.health.messages.empty_mask : EMPTY_MASK);
+/** A header the server percent-encoded beyond printable ASCII (a model name may hold any character). */
+function decodeHeader(value) {
+  try {
+    return value && decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
 const sentence = (text) => text.charAt(0).toUpperCase() + text.slice(1) + (text.endsWith(".") ? "" : ".");
 
 function afterChange(message) {
@@ -258,7 +266,7 @@ async function fill() {
     }
     applyFill(sentImage, after, sent);
     const h = answer.headers;
-    const model = h.get("X-Gmcnn-Model") || "?";
+    const model = decodeHeader(h.get("X-Gmcnn-Model")) || "?";
     document.body.dataset.filledBy = model;
     const took = h.get("X-Gmcnn-Seconds");
     afterChange(`Filled by model ${model} in ${((performance.now() - t0) / 1000).toFixed(1)} s (strategy ` +
