@@ -327,8 +327,6 @@ def health(request: Request) -> dict[str, Any]:
                 "missing": None if selection.available() else selection.MISSING,
             },
             "explain": {"keep": state.explanations.max_items},
-            # the model picker (GET /api/v1/models) exists when the server was started with a models folder
-            "models": any(getattr(r, "path", "") == "/api/v1/models" for r in request.app.routes),
         },
         "messages": {"empty_mask": EMPTY_MASK},
     }

@@ -48,6 +48,7 @@ function onPointerMove(e) {
   if (S.pinch) {
     if (S.pointers.size >= 2) view.movePinch();
   } else if (S.pan) {
+    view.unfit();
     S.panX = S.pan.panX + e.clientX - S.pan.x;
     S.panY = S.pan.panY + e.clientY - S.pan.y;
     view.applyView();

@@ -1,6 +1,6 @@
-// The model picker: the models the server lists (GET /api/v1/models), switching between them, and downloading
-// an official release that is not there yet, with progress. A server started with one model lists none
-// (404): the picker stays hidden and the panel only names the model.
+// The model picker: the models the server offers (GET /api/v1/models), switching between them, and downloading
+// an official release that is not there yet, with progress. A server without a models folder offers only the
+// model it serves (and the embedded one): with fewer than two the picker stays hidden.
 import * as api from "./api.js";
 import { S, el } from "./state.js";
 
@@ -17,18 +17,20 @@ function entry(name) {
 
 function render() {
   const list = S.models;
-  el.modelSelect.hidden = !list;
+  // Offered: what is here or can be fetched (a server without a models folder offers only what it serves).
+  const offered = list ? list.models.filter((m) => m.available || m.downloadable || m.name === list.current) : [];
+  el.modelSelect.hidden = offered.length < 2;
   if (!list) return;
-  el.modelSelect.replaceChildren(...list.models.map((m) => {
+  el.modelSelect.replaceChildren(...offered.map((m) => {
     const option = document.createElement("option");
     option.value = m.name;
-    const note = m.available ? "" : m.downloadable ? ` — download${m.size ? `, ${sizeText(m.size)}` : ""}` : " — missing";
+    const note = m.available ? "" : ` — download${m.size ? `, ${sizeText(m.size)}` : ""}`;
     option.textContent = `${m.name}${note}`;
     option.title = m.description || "";
     return option;
   }));
   el.modelSelect.value = list.current;
-  el.modelSelect.disabled = S.busy || list.models.length < 2;
+  el.modelSelect.disabled = S.busy;
   document.body.dataset.model = list.current;
   showDownload(entry(el.modelSelect.value));
 }

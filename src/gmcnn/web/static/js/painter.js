@@ -383,7 +383,7 @@ function wireButtons() {
 
 function wireWindow() {
   // The canvas changes size with the window, and when the settings sheet opens or closes below it.
-  new ResizeObserver(() => S.image && view.fitView()).observe(el.viewport);
+  new ResizeObserver(view.resized).observe(el.viewport);
   // Open by drag-and-drop (anywhere on the page) or paste.
   window.addEventListener("dragover", (e) => { e.preventDefault(); el.viewport.classList.add("dragover"); });
   window.addEventListener("dragleave", (e) => { if (!e.relatedTarget) el.viewport.classList.remove("dragover"); });
@@ -416,7 +416,5 @@ wireModels({ onSwitched: loadHealth, setStatus });
 view.setTool("brush");
 view.setSize(40);
 updateUi();
-loadHealth().then(() => {
-  layoutToolbar();
-  if (S.health && S.health.features && S.health.features.models) loadModels();
-});
+loadHealth().then(layoutToolbar);
+loadModels();

@@ -37,6 +37,7 @@ export const S = {
   holes: { count: 0, boxes: [] },
   tool: "brush", size: 40,
   zoom: 1, panX: 0, panY: 0,
+  fitted: true, viewSize: { width: 0, height: 0 }, // fitted to the canvas, and the canvas size the view is for
   undo: [], redo: [], // entries {kind: "mask" | "image", label, bytes, ...what they changed}
   busy: false, pendingFill: false, session: 0, fills: 0, saved: true,
   job: null, // the running fill: {id, abort: AbortController, done, total, cancelled}

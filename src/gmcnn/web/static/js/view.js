@@ -14,10 +14,27 @@ export function applyView() {
 
 export function fitView() {
   const r = el.viewport.getBoundingClientRect();
+  S.fitted = true;
+  S.viewSize = { width: r.width, height: r.height };
   const pad = r.width < 500 ? 8 : 24; // a phone has no room to spare
   S.zoom = Math.min((r.width - pad) / S.W, (r.height - pad) / S.H, 8);
   S.panX = (r.width - S.W * S.zoom) / 2;
   S.panY = (r.height - S.H * S.zoom) / 2;
+  applyView();
+}
+
+/** The canvas changed size (the window, or the phone's settings sheet): refit a fitted image; otherwise keep the
+ * zoom, and the point at the centre of the canvas at its centre. */
+export function resized() {
+  if (!S.image) return;
+  if (S.fitted) {
+    fitView();
+    return;
+  }
+  const r = el.viewport.getBoundingClientRect();
+  S.panX += (r.width - S.viewSize.width) / 2;
+  S.panY += (r.height - S.viewSize.height) / 2;
+  S.viewSize = { width: r.width, height: r.height };
   applyView();
 }
 
@@ -27,6 +44,7 @@ export function zoomAt(factor, cx, cy) {
   S.panX = cx - (cx - S.panX) * k;
   S.panY = cy - (cy - S.panY) * k;
   S.zoom = zoom;
+  unfit();
   applyView();
 }
 
@@ -45,6 +63,11 @@ export function local(e) {
 export function toImage(e) {
   const p = local(e);
   return { x: (p.x - S.panX) / S.zoom, y: (p.y - S.panY) / S.zoom };
+}
+
+/** The view was zoomed or panned by hand: a resize keeps it. */
+export function unfit() {
+  S.fitted = false;
 }
 
 // ------------------------------------------------------------------------------------------------ pinch
@@ -67,6 +90,7 @@ export function movePinch() {
   S.zoom = zoom;
   S.panX = now.mid.x - ix * zoom;
   S.panY = now.mid.y - iy * zoom;
+  unfit();
   applyView();
 }
 
