@@ -10,6 +10,7 @@ hole SWD for every method, one panel per protocol. ``--report`` rebuilds those t
 filling again. Usage::
 
     python3 benchmarks/quality.py [--data data/corpus/val] [--num 200] [--methods default,default+texture,...]
+    python3 benchmarks/quality.py --smoke   # 2 crops of 2 scikit-image photos, default + telea, temp folder
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import csv
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +120,17 @@ def report(work: Path, out: Path) -> None:
     print((out / "realism.md").read_text())
 
 
+def smoke_photos(folder: Path) -> Path:
+    """Two of scikit-image's bundled photos (evaluation and tests only, never training data)."""
+    from PIL import Image
+    from skimage import data
+
+    folder.mkdir(parents=True)
+    for name in ("astronaut", "coffee"):
+        Image.fromarray(getattr(data, name)()).save(folder / f"{name}.png")
+    return folder
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(ROOT / "data" / "corpus" / "val"), help="held-out photos")
@@ -127,7 +140,12 @@ def main() -> int:
     ap.add_argument("--work", default=str(ROOT / "runs" / "quality"), help="full outputs (large, not committed)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "quality"), help="committed summaries")
     ap.add_argument("--report", action="store_true", help="only rebuild realism.md and frontier.png from --work")
+    ap.add_argument("--smoke", action="store_true", help="2 crops of 2 test photos, default + telea, temp folders")
     args = ap.parse_args()
+    if args.smoke:
+        tmp = Path(tempfile.mkdtemp(prefix="gmcnn-smoke-"))
+        args.data, args.num, args.methods = str(smoke_photos(tmp / "photos")), 2, "default,telea"
+        args.work, args.out = str(tmp / "work"), str(tmp / "out")
     work, out = Path(args.work), Path(args.out)
     if args.report:
         report(work, out)

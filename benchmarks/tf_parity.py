@@ -11,12 +11,14 @@ Usage::
       TF_USE_LEGACY_KERAS=1 /work/venv-tf/bin/python scripts/tf_reference.py --cnum $c --size $s --extra \\
           --seed $c --out REFS/ref_c${c}_${s}; done; done
     python3 benchmarks/tf_parity.py REFS/ref_* [--official REFS/official_c32_256x256 ...]
+    python3 benchmarks/tf_parity.py --smoke   # the tests' cnum-4 reference (tests/fixtures/tf_cnum4), temp folder
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +28,7 @@ import torch
 from gmcnn.weights.official_tf import load_official_tf
 
 RESULTS = Path(__file__).parent / "results" / "tf_parity.md"
+SMOKE_REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "tf_cnum4"
 BAR = 1e-4
 
 
@@ -77,7 +80,7 @@ def table(rows: list[dict[str, object]], title: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("folders", nargs="+", type=Path, help="tf_reference.py output folders")
+    ap.add_argument("folders", nargs="*", type=Path, help="tf_reference.py output folders")
     ap.add_argument(
         "--official",
         nargs="*",
@@ -86,7 +89,12 @@ def main() -> None:
         help="folders that also hold official_output.npy (the upstream network.py graph run on them)",
     )
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--smoke", action="store_true", help="compare the tests' cnum-4 reference, write to a temp folder")
     args = ap.parse_args()  # fmt: skip
+    if args.smoke:
+        args.folders, args.out = [SMOKE_REFERENCE], Path(tempfile.mkdtemp(prefix="gmcnn-smoke-")) / RESULTS.name
+    if not args.folders:
+        ap.error("give at least one tf_reference.py output folder (or --smoke)")
     rows = []
     for folder in args.folders:
         rows.append(compare(folder))
@@ -106,6 +114,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(header + text)
     print(header + text)
+    print("wrote", args.out)
 
 
 if __name__ == "__main__":
