@@ -89,7 +89,7 @@ def trained_model(name_or_path: str | None) -> tuple[GMCNN, str] | None:
             return None
         name_or_path = "default"
     inpainter = Inpainter.from_pretrained(name_or_path, device="cpu", runtime="eager", precision="fp32")
-    steps = inpainter.meta.get("training", {}).get("step") or inpainter.meta.get("training", {}).get("steps", "?")
+    steps = inpainter.training.get("step") or inpainter.training.get("steps", "?")
     return (
         inpainter.generator,
         f"trained model {name_or_path!r} (cnum {inpainter.generator.config.cnum}, {steps} steps)",

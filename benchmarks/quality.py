@@ -9,7 +9,7 @@ ablation (pre-fill / + network / + texture stage / both), and ``--out/frontier.p
 hole SWD for every method, one panel per protocol. ``--report`` rebuilds those two from ``--work`` without
 filling again. Usage::
 
-    python3 benchmarks/quality.py [--data data/corpus/val] [--num 200] [--methods default,default+texture,...]
+    python3 benchmarks/quality.py [--data data/corpus/val] [--num 200] [--methods default,default:texture=patch,...]
     python3 benchmarks/quality.py --smoke   # 2 crops of 2 scikit-image photos, default + telea, temp folder
 """
 
@@ -34,8 +34,8 @@ KEPT = ("summary.md", "results.csv", "pooled.csv", "contact_sheet_1.png")
 ABLATION = (
     ("pre-fill (push-pull)", "pushpull"),
     ("+ network (the default model)", "default"),
-    ("pre-fill + texture stage", "pushpull+texture"),
-    ("+ network + texture stage (full)", "default+texture"),
+    ("pre-fill + texture stage", "pushpull:texture=patch"),
+    ("+ network + texture stage (full)", "default:texture=patch"),
 )
 
 
@@ -97,7 +97,7 @@ def frontier_plot(scores: dict[str, dict[str, dict[str, float]]], path: Path) ->
             ours = m.startswith(("default", "pushpull"))
             x, y = v["swd_hole"], v["psnr_hole"]
             ax.scatter(x, y, marker="o" if ours else "s", s=40)
-            # methods at (almost) the same point, e.g. default+texture and pushpull+texture: stack their labels
+            # methods at (almost) the same point (default and pushpull with the texture stage): stack their labels
             near = sum(abs(x - px) < 0.04 * span_x and abs(y - py) < 0.04 * span_y for px, py in placed)
             placed.append((x, y))
             ax.annotate(m, (x, y), fontsize=8, xytext=(4, 3 - 10 * near), textcoords="offset points")

@@ -99,7 +99,8 @@ def test_bad_device_is_explained() -> None:
         R.resolve_device("gpu")
 
 
-def test_memory_estimate_grows_with_size_and_precision() -> None:
+def test_memory_estimate_grows_with_size_and_precision(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(R, "cpu_has_native_bf16", lambda: True)
     cfg = GMCNNConfig()
     e256, e512, e1024 = (R.estimate_memory_bytes(cfg, h, h, precision="bf16") for h in (256, 512, 1024))
     assert e1024 - e512 == pytest.approx(4 * (e512 - e256), rel=1e-6)  # activations scale with pixels
@@ -108,6 +109,9 @@ def test_memory_estimate_grows_with_size_and_precision() -> None:
     assert 1.8 * bf16 < fp32 and 5e9 < bf16 < 8e9  # 4K full-resolution: ~6.5 GB in bf16
     with pytest.raises(ValueError, match="known pairs"):
         R.estimate_memory_bytes(cfg, 256, 256, precision="bf16", runtime="onnx")
+    # Without bf16 units oneDNN keeps fp32 copies around every conv: bf16 then needs more than fp32.
+    monkeypatch.setattr(R, "cpu_has_native_bf16", lambda: False)
+    assert R.estimate_memory_bytes(cfg, 2160, 3840, precision="bf16") > fp32
 
 
 _PEAK_SCRIPT = textwrap.dedent(

@@ -20,7 +20,11 @@ from gmcnn.training.state import latest_checkpoint, list_checkpoints, load_check
 
 
 @pytest.mark.slow
-def test_two_ranks_hold_identical_weights(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("critic_calls", "sn_order"),
+    [("concat", "torch"), ("separate", "official")],  # our default D step; the official_pytorch one
+)
+def test_two_ranks_hold_identical_weights(tmp_path: Path, critic_calls: str, sn_order: str) -> None:
     data = tmp_path / "data"
     data.mkdir()
     rng = np.random.default_rng(0)
@@ -30,11 +34,13 @@ def test_two_ranks_hold_identical_weights(tmp_path: Path) -> None:
     torch.manual_seed(0)
     save_file({k: v.contiguous() for k, v in VGG19Features().state_dict().items()}, str(vgg))
     run = tmp_path / "run"
-    # Spectral norm on: its `u` buffers are what the DDP+GAN trap corrupts when the critic runs twice per backward.
+    # Spectral norm on: its `u` buffers are what the DDP+GAN trap corrupts when the critic runs twice per backward
+    # ("separate" runs it three times: fake, real, interpolates). DDP broadcasts rank 0's buffers before every call.
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "gmcnn", "train", "--data", str(data), "--run-dir", str(run), "--preset", "tiny",
            "--vgg-weights", str(vgg), "--set", "val_fraction=0.2", "--set", "spectral_norm=true",
-           "--set", "max_steps=4", "--set", "checkpoint_every=2"]  # fmt: skip
+           "--set", "max_steps=4", "--set", "checkpoint_every=2", "--set", f"critic_calls={critic_calls}",
+           "--set", f"sn_order={sn_order}"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     # Own session, so a hang (e.g. a collective one rank never reaches) kills torchrun *and* both ranks.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
@@ -57,7 +63,7 @@ def test_two_ranks_hold_identical_weights(tmp_path: Path) -> None:
 
     g = GMCNN(GMCNNConfig(cnum=4, pad_mode="zeros"))
     g.load_state_dict(state["generator"])
-    d = Discriminator(image_size=32, width=4, local="crop", spectral_norm=True)
+    d = Discriminator(image_size=32, width=4, local="crop", spectral_norm=True, sn_order=sn_order)
     d.load_state_dict(state["critic"])
     assert weights_digest(g, d) == digests[0]
     assert state["opt_critic"]["state"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.cases import kind_folders
 from PIL import Image
 from skimage import data
 
@@ -114,3 +115,29 @@ def test_summary_marks_the_best_value_per_column():
     line_a, line_b = table.splitlines()[2:]
     assert "**0.7000**" in line_b and "**" not in line_a.replace("**50.00**", "")  # L1: lower is better
     assert "**50.00**" in line_a
+
+
+def test_stratified_mixed_sets_are_reported_per_mask_type_and_scene_kind(tmp_path):
+    photos, textures = kind_folders(tmp_path / "data")
+    build = ["cases", "--data", str(photos), "--data", str(textures), "--protocol", "mixed", "--num", "12"]
+    strata = ["--stratify", "kind", "--max-share", "astro=0.25"]
+    assert main([*build, *strata, "--size", "64", "-o", str(tmp_path / "c")]) == 0
+    out = tmp_path / "eval"
+    assert main(["eval", "--data", str(tmp_path / "c"), "--methods", "telea,ns", "--out", str(out)]) == 0
+    rows = _rows(out / "results.csv")
+    assert {r["mask_type"] for r in rows} == {"rect", "center", "strokes"}
+    kinds = {r["kind"] for r in rows}
+    assert kinds == {"astro", "nature", "objects", "other", "texture", "urban"}
+    summary = (out / "summary.md").read_text()
+    assert "**hole PSNR** by mask type" in summary and "**hole SWD** by scene kind" in summary
+    assert "by hole coverage" not in summary  # one bin: no coverage tables
+    pooled = {(r["method"], r["bin"]): r for r in _rows(out / "pooled.csv")}
+    assert {b for m, b in pooled if m == "telea"} == {"all", *(f"mask={t}" for t in ("rect", "center", "strokes")),
+                                                      *(f"kind={k}" for k in kinds)}  # fmt: skip
+    astro = [r for r in rows if r["kind"] == "astro" and r["method"] == "telea"]
+    assert pooled[("telea", "kind=astro")]["cases"] == str(len(astro)) == "2"  # 12 cases, 6 kinds
+    psnr = np.mean([float(r["psnr_hole"]) for r in astro])
+    table = summary.split("**hole PSNR** by scene kind", 1)[1]
+    header = table.split("\n")[2].split(" | ")
+    telea = next(line for line in table.split("\n") if line.startswith("| telea |")).split(" | ")
+    assert telea[header.index("astro")].strip("* ") == f"{psnr:.2f}"

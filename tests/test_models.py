@@ -107,20 +107,6 @@ def test_smooth_fill_model_predicts_a_correction_to_the_fill() -> None:
         torch.testing.assert_close(g(x, m), (smooth_fill(x, m) + 0.1).clamp(-1, 1))
 
 
-def test_correct_runs_the_same_network_on_a_given_base() -> None:
-    torch.manual_seed(0)
-    g = GMCNN(GMCNNConfig(cnum=4, pad_mode="zeros", fill="smooth")).eval()
-    x = torch.rand(1, 3, 32, 32) * 2 - 1
-    m = torch.zeros(1, 1, 32, 32)
-    m[..., 8:20, 8:20] = 1
-    with torch.no_grad():
-        torch.testing.assert_close(g.correct(smooth_fill(x, m), m), g(x, m))  # the push-pull base: = forward
-        other = torch.where(m > 0, torch.rand_like(x) * 2 - 1, x)  # another fill of the hole
-        assert not torch.allclose(g.correct(other, m), g(x, m))
-    with pytest.raises(ValueError, match="fill='smooth'"):
-        GMCNN(GMCNNConfig(cnum=4, pad_mode="zeros")).correct(x, m)
-
-
 def test_configs_saved_before_the_fill_option_load_as_the_official_model() -> None:
     assert GMCNNConfig.from_dict({"cnum": 16, "in_channels": 4, "pad_mode": "reflect"}).fill == "zeros"
     with pytest.raises(ValueError, match="fill must be one of"):

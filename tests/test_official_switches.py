@@ -3,6 +3,8 @@ official formulas (``shepnerd/inpainting_gmcnn`` pytorch/model/loss.py and layer
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -139,4 +141,130 @@ def test_every_release_has_a_preset_matching_its_contract():
         assert cfg.image_size == entry.contract.trained_size, entry.name
         expected_gan = "wgan_gp" if entry.architecture == "gmcnn_tf" else "hinge"
         assert cfg.gan_loss == expected_gan, entry.name
+        # The official PyTorch D step calls the critics on fake, then real; TF's stateless critics need no such care.
+        assert cfg.critic_calls == ("concat" if entry.architecture == "gmcnn_tf" else "separate"), entry.name
         assert entry.contract.channel_order == ("BGR" if entry.architecture == "gmcnn_tf" else "RGB")
+
+
+def _l2n(t: torch.Tensor) -> torch.Tensor:
+    return t / (t.norm() + 1e-12)
+
+
+class _OfficialCritic:
+    """One official PyTorch ``Discriminator`` with its ``SpectralNorm`` wrapper, re-stated on plain tensors.
+
+    Per layer: a raw weight ``w_bar`` and vectors ``u``, ``v`` that each call first updates with ``.data =``
+    (``v = l2n(W^T u)``, then ``u = l2n(W v)``; autograd does not see these writes, so a backward uses the latest
+    ones), then the weight ``w_bar / (u . W v)``. Layers: 4 x [conv 5x5 stride 2 pad 2, ELU], flatten, Linear.
+    Built from one of our critics' weights and ``u``/``v``.
+    """
+
+    def __init__(self, critic: nn.Module) -> None:
+        self.layers = []
+        for m in critic.modules():
+            if isinstance(m, nn.Conv2d | nn.Linear):
+                sn = m.parametrizations.weight[0]
+                w_bar = m.parametrizations.weight.original.detach().clone().requires_grad_(True)
+                u = nn.Parameter(sn.u.detach().clone(), requires_grad=False)
+                v = nn.Parameter(sn.v.detach().clone(), requires_grad=False)
+                bias = m.bias.detach().clone().requires_grad_(True)
+                self.layers.append((isinstance(m, nn.Conv2d), w_bar, u, v, bias))
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [t for _, w, _, _, b in self.layers for t in (w, b)]
+
+    def us(self) -> list[torch.Tensor]:
+        return [u.detach() for _, _, u, _, _ in self.layers]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        for conv, w_bar, u, v, bias in self.layers:
+            mat = w_bar.view(w_bar.shape[0], -1)
+            v.data = _l2n(mat.data.t().mv(u.data))
+            u.data = _l2n(mat.data.mv(v.data))
+            weight = w_bar / u.dot(mat.mv(v))
+            if conv:
+                x = F.elu(F.conv2d(x, weight, bias, stride=2, padding=2))
+            else:
+                x = F.linear(x.flatten(1), weight, bias)
+        return x
+
+
+def _official_d_step_setup(calls: str):
+    """Our official_pytorch critic (seeded) with a tiny generator and one rect batch, and the re-statement."""
+    from gmcnn.data.datasets import Sample
+    from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
+
+    cfg = resolve_config(
+        "official_pytorch",
+        {"image_size": 32, "cnum": 4, "d_cnum": 4, "pad_mode": "zeros", "conf_size": 9, "critic_calls": calls},
+    )
+    torch.manual_seed(0)
+    generator = GMCNN(GMCNNConfig(cnum=4, pad_mode="zeros"))
+    critic = Discriminator(image_size=32, width=4, local="crop", spectral_norm=True, sn_order="official")
+    image = torch.rand(2, 3, 32, 32) * 2 - 1
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[:, :, 8:24, 4:20] = 1
+    batch = Sample(image, mask, torch.tensor([[8, 4, 16, 16]] * 2))  # the local crop is 16 = image_size // 2
+    return cfg, generator, critic, batch
+
+
+def _run_official_d_steps(critic: Discriminator, generator: nn.Module, batch, lr: float, rounds: int):
+    """The official ``optimize_parameters`` critic part re-stated: per round one D update (``forward_D``: the
+    critics on the completed image, then on the ground truth; hinge loss; Adam betas 0.5/0.9), then the
+    adversarial term of ``forward_G`` (one more call). Returns the D losses, the G terms and the final ``u``s."""
+    glob, loc = _OfficialCritic(critic.global_critic), _OfficialCritic(critic.local_critic)
+    opt = torch.optim.Adam(glob.parameters() + loc.parameters(), lr=lr, betas=(0.5, 0.9))
+    image, mask, _ = batch
+    completed = (generator(image, mask) * mask + image * (1 - mask)).detach()
+
+    def local(x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, 8:24, 4:20]
+
+    d_losses, g_terms = [], []
+    for _ in range(rounds):
+        opt.zero_grad()
+        fake_g, fake_l = glob(completed), loc(local(completed))
+        real_g, real_l = glob(image), loc(local(image))
+        d_loss = F.relu(1 - real_l).mean() + F.relu(1 + fake_l).mean() + F.relu(1 - real_g).mean()
+        d_loss = d_loss + F.relu(1 + fake_g).mean()
+        d_loss.backward()
+        opt.step()
+        d_losses.append(d_loss.item())
+        g_terms.append((-glob(completed).mean() - loc(local(completed)).mean()).item())
+    return d_losses, g_terms, glob.us() + loc.us()
+
+
+def _run_our_d_steps(cfg, critic: Discriminator, generator: nn.Module, batch, rounds: int):
+    from gmcnn.training.steps import discriminator_step, generator_step
+
+    opt = torch.optim.Adam(critic.parameters(), lr=cfg.d_lr, betas=(cfg.beta1, cfg.beta2))
+    d_losses, g_terms = [], []
+    for _ in range(rounds):
+        loss, logs = discriminator_step(critic, generator, batch, cfg)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        d_losses.append(logs["d_loss"])
+        g_terms.append(generator_step(generator, batch, cfg, critic=critic)[1]["g_adv"])
+    us = [m.parametrizations.weight[0].u for c in (critic.global_critic, critic.local_critic)
+          for m in c.modules() if isinstance(m, nn.Conv2d | nn.Linear)]  # fmt: skip
+    return d_losses, g_terms, us
+
+
+def test_separate_critic_calls_are_the_official_pytorch_d_step():
+    cfg, generator, critic, batch = _official_d_step_setup("separate")
+    assert resolve_config("official_pytorch", {}).critic_calls == "separate"
+    official = _run_official_d_steps(copy.deepcopy(critic), generator, batch, lr=1e-3, rounds=3)
+    ours = _run_our_d_steps(cfg.updated(d_lr=1e-3), critic, generator, batch, rounds=3)
+    torch.testing.assert_close(torch.tensor(ours[0]), torch.tensor(official[0]), rtol=0, atol=1e-5)  # D losses
+    torch.testing.assert_close(torch.tensor(ours[1]), torch.tensor(official[1]), rtol=0, atol=1e-5)  # G terms
+    assert len(ours[2]) == len(official[2]) == 10
+    for u_ours, u_official in zip(ours[2], official[2], strict=True):
+        torch.testing.assert_close(u_ours, u_official, rtol=0, atol=1e-6)
+
+
+def test_one_concatenated_critic_call_is_not_the_official_d_step():
+    cfg, generator, critic, batch = _official_d_step_setup("concat")
+    official = _run_official_d_steps(copy.deepcopy(critic), generator, batch, lr=1e-3, rounds=1)
+    ours = _run_our_d_steps(cfg.updated(d_lr=1e-3), critic, generator, batch, rounds=1)
+    assert abs(ours[0][0] - official[0][0]) > 1e-4  # one power iteration per update instead of two

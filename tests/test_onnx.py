@@ -57,6 +57,7 @@ def test_dynamic_onnx_matches_pytorch_at_several_sizes(rng: np.random.Generator)
         "mask_polarity": "1=hole",
         "size_multiple": 4,
         "min_size": 4,
+        "process_size": 512,
     }
 
 

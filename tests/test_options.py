@@ -29,7 +29,7 @@ def test_defaults_and_bounds_are_checked_on_construction() -> None:
             with pytest.raises(UserError, match=f"unknown {name}"):
                 FillOptions(**{name: "no-such-choice"})
     with pytest.raises(UserError, match="unknown fill option"):
-        FillOptions.from_kwargs(detail=3)
+        FillOptions.from_kwargs(detial=3)
 
 
 def test_schema_is_json_and_covers_every_field() -> None:

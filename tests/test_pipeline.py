@@ -113,9 +113,9 @@ def test_bad_options(inpainter: Inpainter, photo: np.ndarray) -> None:
 
 
 def test_original_refuses_what_does_not_fit(inpainter: Inpainter, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gmcnn.inpainting.pipeline as inf
+    import gmcnn.inpainting.backends as backends
 
-    monkeypatch.setattr(inf, "_available_memory_bytes", lambda: 1000)
+    monkeypatch.setattr(backends, "available_memory_bytes", lambda: 1000)
     img = np.zeros((64, 64, 3), np.uint8)
     with pytest.raises(UserError, match=r"needs about .* GiB but only .* free; use strategy='crop'"):
         inpainter(img, _mask(64, 64), strategy="original")
@@ -164,9 +164,9 @@ def test_embedded_default_model_loads_offline_and_fills(photo: np.ndarray) -> No
     folder = get("default").path
     assert folder is not None
     inp = Inpainter.from_pretrained("default", device="cpu")
-    assert inp.meta["sha256"] == sha256_file(folder / "generator.safetensors")
+    assert inp.sha256 == sha256_file(folder / "generator.safetensors")
     assert (folder / "generator.safetensors").stat().st_size <= 25 * 2**20
-    assert inp.meta["contract"]["mask_polarity"] == "1=hole"
+    assert inp.contract.mask_polarity == "1=hole"
     img, m = photo[:256, :256], _mask(256, 256)
     out = inp(img, m)
     assert np.array_equal(out[~m], img[~m])
@@ -210,6 +210,11 @@ class RunnerSpy:
         self.batches.append(image.shape[0])
         return self.runner(image, mask)  # type: ignore[operator]
 
+    def predict(self, rgb: np.ndarray, hole: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        """One window through the spy's own call (the runner's predict would call the runner directly)."""
+        net = self.runner.net_input(rgb, hole, size)  # type: ignore[attr-defined]
+        return self.runner.net_output(self(net.image, net.mask), net, hole.shape)  # type: ignore[attr-defined]
+
     def __getattr__(self, name: str) -> object:
         return getattr(self.runner, name)
 
@@ -238,3 +243,27 @@ def test_fill_batch_equals_one_call_per_image(inpainter: Inpainter, photo: np.nd
     assert not np.array_equal(batched[0], images[0]) and np.array_equal(batched[2], images[2])
     with pytest.raises(UserError, match="2 images but 1 masks"):
         inpainter.fill_batch(images[:2], masks[:1])
+
+
+def test_a_mask_over_the_whole_image_is_refused(inpainter: Inpainter) -> None:
+    img = np.zeros((40, 50, 3), np.uint8)
+    with pytest.raises(UserError, match="covers the whole image"):
+        inpainter(img, np.ones((40, 50), bool))
+    almost = np.ones((40, 50), bool)
+    almost[0, 0] = False
+    with pytest.raises(UserError, match="after growing it by 2 px"):
+        inpainter(img, almost, grow=2)
+
+
+def test_each_model_fills_at_its_own_size_by_default() -> None:
+    """A release's contract names the size it was made to run at; process_size=None follows it."""
+    from gmcnn.weights import Contract, get
+
+    assert get("official-places2-512x680-free").contract.process_size == 680  # type: ignore[union-attr]
+    assert get("official-paris-256-rect").contract.process_size == 512  # type: ignore[union-attr]
+    img, m = np.zeros((512, 680, 3), np.uint8), _mask(512, 680)
+    ours = Inpainter.from_generator(tiny_generator(), device="cpu")
+    places = Inpainter.from_generator(tiny_generator(), device="cpu", contract=Contract(process_size=680))
+    assert ours.plan(img, m).strategy == "crop" and ours.plan(img, m).process_size == 512
+    assert places.plan(img, m).strategy == "original" and places.plan(img, m).process_size == 680
+    assert places.plan(img, m, FillOptions(process_size=256)).strategy == "crop"  # an explicit size still wins

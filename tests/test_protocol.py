@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.cases import OUTSIDER, PHOTOS, kind_folders
 from PIL import Image
 from skimage import data
 
@@ -131,4 +132,82 @@ def test_errors_are_clear(photos, tmp_path):
         build_cases("center", tmp_path / "empty", tmp_path / "x", num=1)
     with pytest.raises(FileNotFoundError):
         load_cases(tmp_path / "empty")
-    assert set(PROTOCOLS) == {"paper-rect", "center", "strokes", "coverage"}
+    assert set(PROTOCOLS) == {"paper-rect", "center", "strokes", "mixed", "coverage"}
+
+
+@pytest.fixture(scope="module")
+def kind_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return kind_folders(tmp_path_factory.mktemp("kinds"))
+
+
+def test_mixed_cycles_rect_center_strokes_and_records_the_type(photos, tmp_path):
+    cases = build_cases("mixed", photos, tmp_path / "c", num=7, seed=2, size=64)
+    types = [c.mask_type for c in cases.cases]
+    assert types == ["rect", "center", "strokes", "rect", "center", "strokes", "rect"]
+    centre = np.zeros((64, 64), dtype=bool)
+    centre[16:48, 16:48] = True
+    for case in cases.cases:
+        mask = case.mask()
+        if case.mask_type == "center":
+            np.testing.assert_array_equal(mask, centre)
+        elif case.mask_type == "rect":  # one solid 32 x 32 square somewhere
+            rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+            assert mask.sum() == 32 * 32 and len(rows) == 32 and len(cols) == 32
+        else:
+            assert 0.15 <= mask.mean() <= 0.40
+    assert load_cases(tmp_path / "c").cases[2].mask_type == "strokes"  # read back from the manifest
+
+
+def test_old_manifests_without_mask_type_or_kind_still_load(photos, tmp_path):
+    build_cases("strokes", photos, tmp_path / "c", num=2, seed=0, size=64)
+    path = tmp_path / "c" / "manifest.json"
+    meta = json.loads(path.read_text())
+    for case in meta["cases"]:
+        del case["mask_type"], case["kind"]
+    path.write_text(json.dumps(meta))
+    cases = load_cases(tmp_path / "c")
+    assert [(c.mask_type, c.kind) for c in cases.cases] == [("strokes", "other")] * 2
+
+
+def test_every_case_records_its_scene_kind(kind_data, tmp_path):
+    photos_dir, _ = kind_data
+    cases = build_cases("center", photos_dir, tmp_path / "c", num=len(PHOTOS) + 1, seed=0, size=64)
+    kinds = {Path(c.source).name: c.kind for c in cases.cases}
+    assert kinds == {**{name: kind for name, (kind, _) in PHOTOS.items()}, OUTSIDER: "other"}
+    assert "kind" in (tmp_path / "c" / "manifest.csv").read_text().splitlines()[0].split(",")
+
+
+def test_stratified_sets_share_the_cases_by_kind_with_astro_capped(kind_data, tmp_path):
+    photos_dir, textures_dir = kind_data
+    args = dict(num=24, seed=3, size=64, stratify=True, max_share={"astro": 0.125})
+    cases = build_cases("mixed", [photos_dir, textures_dir], tmp_path / "c", **args)
+    counts = cases.counts("kind")
+    # 6 kinds present (astro, nature, objects, other, texture, urban); astro capped at 3 of 24, the others share 21.
+    assert counts["astro"] == 3 and sorted(v for k, v in counts.items() if k != "astro") == [4, 4, 4, 4, 5]
+    assert set(cases.counts("mask_type")) == {"rect", "center", "strokes"}
+    for kind in counts:  # every kind gets the three mask types in turn
+        types = [c.mask_type for c in cases.cases if c.kind == kind]
+        assert max(types.count(t) for t in set(types)) - min(types.count(t) for t in ("rect", "center", "strokes")) <= 1
+    # Two folders: sources are named relative to their common parent.
+    assert {c.source for c in cases.cases if c.kind == "texture"} == {"textures/colobot-green01.png"}
+    # The urban scene with two files (hugin-window) gets no more cases than the one with one file.
+    urban = [Path(c.source).name for c in cases.cases if c.kind == "urban"]
+    assert abs(urban.count("opencv-scenetext05.jpg") - (len(urban) - urban.count("opencv-scenetext05.jpg"))) <= 1
+    again = build_cases("mixed", [photos_dir, textures_dir], tmp_path / "d", **args)
+    assert [(c.source, c.mask_type) for c in again.cases] == [(c.source, c.mask_type) for c in cases.cases]
+    assert cases.strata == {"by": "kind", "max_share": {"astro": 0.125}}
+    with pytest.raises(UserError, match="already holds"):
+        build_cases("mixed", [photos_dir, textures_dir], tmp_path / "c", **{**args, "max_share": {"astro": 0.25}})
+
+
+def test_min_side_skips_small_sources(kind_data, tmp_path):
+    photos_dir, textures_dir = kind_data
+    cases = build_cases("center", [photos_dir, textures_dir], tmp_path / "c", num=30, seed=0, min_side=256)
+    assert "texture" not in cases.counts("kind")  # the only texture is 200 px high
+    assert cases.min_side == 256 and len(cases.counts("kind")) == 5
+    with pytest.raises(UserError, match="shorter side of 9999"):
+        build_cases("center", textures_dir, tmp_path / "x", num=1, min_side=9999)
+    with pytest.raises(UserError, match="applies to stratified"):
+        build_cases("center", textures_dir, tmp_path / "y", num=1, max_share={"astro": 0.5})
+    with pytest.raises(UserError, match="no source has"):
+        build_cases("center", textures_dir, tmp_path / "z", num=1, stratify=True, max_share={"astro": 0.5})

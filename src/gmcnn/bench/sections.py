@@ -55,10 +55,7 @@ def load_models(spec: str, *, device: str, runtime: str, precision: str) -> list
         if name == "full":
             torch.manual_seed(0)
             generator = GMCNN(GMCNNConfig())
-            meta = {"training": {"image_size": 256}}
-            inp = Inpainter.from_generator(
-                generator, device=device, runtime=runtime, precision=precision, meta=meta, name="full"
-            )
+            inp = Inpainter.from_generator(generator, device=device, runtime=runtime, precision=precision, name="full")
             models.append(BenchModel("full (cnum 32)", inp))
         else:
             inp = Inpainter.from_pretrained(name, device=device, runtime=runtime, precision=precision)

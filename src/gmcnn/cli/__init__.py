@@ -25,6 +25,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "inpaint": ("gmcnn.cli.inpaint", "fill the masked parts of an image or a folder of images"),
     "train": ("gmcnn.cli.train", "train a GMCNN (runs unchanged under torchrun)"),
     "eval": ("gmcnn.cli.eval", "measure fill quality against baselines on a protocol"),
+    "cases": ("gmcnn.cli.cases", "write an evaluation case set, plain or stratified by scene kind"),
+    "study": ("gmcnn.cli.study", "blind pairwise preference between two fill methods: make, serve, score"),
     "bench": ("gmcnn.cli.bench", "measure latency, throughput and memory"),
     "serve": ("gmcnn.cli.serve", "start the HTTP API and the web painter"),
     "export": ("gmcnn.cli.export", "export a generator (ONNX or safetensors)"),

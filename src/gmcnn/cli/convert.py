@@ -14,7 +14,7 @@ from typing import Any
 
 from gmcnn.weights import registry
 from gmcnn.weights.format import export_generator
-from gmcnn.weights.loader import contract_meta, pth_release
+from gmcnn.weights.loader import pth_release
 from gmcnn.weights.official_pth import load_official
 from gmcnn.weights.official_tf import is_tf_checkpoint, load_official_tf
 
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _training_facts(args: argparse.Namespace, release: registry.WeightsEntry | None) -> dict[str, Any]:
     facts: dict[str, Any] = {}
     if release is not None and release.contract is not None:
-        facts = dict(contract_meta(release.contract)["training"], release=release.name)
+        facts = dict(release.contract.to_meta()["training"], release=release.name)
     facts["source"] = f"official checkpoint {Path(args.checkpoint).name}"
     if args.image_size:
         facts["image_size"] = args.image_size

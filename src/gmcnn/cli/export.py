@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--calibration only makes sense with --int8")
     inpainter = Inpainter.from_pretrained(args.model, device="cpu", runtime="eager", precision="fp32")
     if args.safetensors:
-        path = export_generator(inpainter.generator, args.safetensors, training=inpainter.meta.get("training"))
+        path = export_generator(inpainter.generator, args.safetensors, training=inpainter.training)
         print(f"wrote {path.parent}")
         return 0
     model = onnx_bytes(inpainter.generator, height=args.height, width=args.width)

@@ -1,8 +1,8 @@
 """`gmcnn eval`: run fill methods over a protocol's case set and report the metrics.
 
-Methods are named on the command line: a baseline of :mod:`gmcnn.evaluation.baselines` (``telea``, ``ns``,
-``biharmonic``, ``patchmatch``) or anything :meth:`gmcnn.Inpainter.from_pretrained` loads (``default``, a
-weights name, an export folder, a run directory, an official ``*_net_GM.pth``).
+Methods are named on the command line by spec (:mod:`gmcnn.evaluation.methods`): ``NAME[:key=value,...]``, a
+baseline (``telea``, ``ns``, ``biharmonic``, ``pushpull``, ``patchmatch``) or anything
+:meth:`gmcnn.Inpainter.from_pretrained` loads, with any :class:`~gmcnn.inpainting.options.FillOptions` field set.
 
 Output folder::
 
@@ -22,15 +22,13 @@ saved fills and cases are laid out for running them with other tools.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import math
 import os
 import platform
-import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -38,13 +36,11 @@ from typing import Any, Final
 import numpy as np
 from PIL import Image, ImageDraw
 
-from gmcnn.errors import UserError
 from gmcnn.evaluation import metrics, realism
-from gmcnn.evaluation.baselines import baseline_names, get_baseline
+from gmcnn.evaluation.methods import DEFAULT_METHODS, Method, load_methods
 from gmcnn.evaluation.protocol import CaseSet, write_png
 from gmcnn.files import atomic_write
 
-DEFAULT_METHODS: Final = "default,telea,ns,biharmonic,patchmatch"
 SHEET_ROWS: Final = 8
 SHEET_CASES: Final = 16
 # (column title, metric key, scale for display, digits, higher is better; None: closest to 1 is best)
@@ -61,87 +57,9 @@ COLUMNS: Final[tuple[tuple[str, str, float, int, bool | None], ...]] = (
     ("grad ratio", "grad_ratio_hole", 1.0, 2, None),
 )
 BIN_METRICS: Final = ("psnr_hole", "ssim", "ssim_hole", "l1_hole", "swd_hole")
+# Case fields the summary splits by when they vary (one table per BIN_METRICS key), and their pooled.csv prefix.
+GROUPS: Final = (("bin", "hole coverage", ""), ("mask_type", "mask type", "mask="), ("kind", "scene kind", "kind="))
 POOLED: Final = realism.REALISM_NAMES  # summary columns that are pooled over cases, not means of per-case values
-
-
-@dataclass(frozen=True)
-class Method:
-    """A named fill: a baseline or a loaded :class:`gmcnn.Inpainter`."""
-
-    label: str
-    fill: Callable[[np.ndarray, np.ndarray], Any]  # a Fill, or an Inpainter (which also takes PIL images)
-
-
-def load_methods(spec: str | Sequence[str], *, device: str = "auto") -> list[Method]:
-    """Build the methods named in ``spec`` (comma-separated or a list), in order.
-
-    Baseline names win; any other name goes to ``Inpainter.from_pretrained``. A ``+texture`` suffix runs the
-    texture stage (:mod:`gmcnn.inpainting.texture`) on the method's fill: a model through its ``texture="patch"``
-    option, a baseline on its output; ``+textureS`` uses a blend sigma of ``S`` px. Labels (used in tables and
-    folder names) are the names, or the file/folder name for paths; duplicates are refused.
-    """
-    names = [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()]
-    if not names:
-        raise UserError(f"no methods given; e.g. --methods {DEFAULT_METHODS}")
-    methods: list[Method] = []
-    for name in names:
-        base, sigma = _texture_suffix(name)
-        if base in baseline_names():
-            fill: Callable[[np.ndarray, np.ndarray], Any] = get_baseline(base)
-            label = name
-        else:
-            from gmcnn.inpainting.pipeline import Inpainter  # torch only when a model is evaluated
-
-            fill = Inpainter.from_pretrained(base, device=device)
-            label = _label(base) + name[len(base) :]
-            if sigma == 0.0:
-                fill, sigma = functools.partial(fill, texture="patch"), None
-        methods.append(Method(label, fill if sigma is None else _Textured(fill, sigma)))
-    labels = [m.label for m in methods]
-    dupes = sorted({x for x in labels if labels.count(x) > 1})
-    if dupes:
-        raise UserError(f"methods {dupes} are named twice; give each method once")
-    return methods
-
-
-def _texture_suffix(name: str) -> tuple[str, float | None]:
-    """``"default+texture4"`` -> ``("default", 4.0)``, ``"default+texture"`` -> ``("default", 0.0)`` (the
-    stage's default sigma); no suffix -> ``(name, None)``."""
-    match = re.fullmatch(r"(.+)\+texture(\d+(?:\.\d+)?)?", name)
-    if not match:
-        return name, None
-    return match.group(1), float(match.group(2)) if match.group(2) else 0.0
-
-
-@dataclass(frozen=True)
-class _Textured:
-    """A fill followed by the texture stage on the whole image (one window); blend sigma ``sigma`` (0: default)."""
-
-    fill: Callable[[np.ndarray, np.ndarray], Any]
-    sigma: float
-
-    def __call__(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        from gmcnn.inpainting.image import normalize_mask, rgb_to_tensor, tensor_to_rgb
-        from gmcnn.inpainting.texture import synthesize
-
-        hole = normalize_mask(mask, image.shape[:2])
-        coarse = rgb_to_tensor(np.asarray(self.fill(image, mask)))
-        out = tensor_to_rgb(synthesize(coarse, image, hole, sigma=self.sigma or None))
-        result = image.copy()
-        result[hole] = out[hole]
-        return result
-
-
-def _label(name: str) -> str:
-    """Table/folder label of a method: the name, or for a path the meaningful file or folder name."""
-    path = Path(name)
-    if not path.exists():
-        return name
-    path = path.resolve()
-    # run/export/generator.json -> "run": the fixed file and folder names say nothing about the model.
-    while path.name in ("generator.json", "generator.safetensors", "export") and path.parent != path:
-        path = path.parent
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem if path.is_file() else path.name) or "model"
 
 
 @dataclass
@@ -151,10 +69,10 @@ class Evaluation:
     rows: list[dict[str, Any]] = field(default_factory=list)
     pools: dict[str, realism.RealismPool] = field(default_factory=dict)
 
-    def pooled(self, method: str, key: str, bin_label: str | None = None) -> float:
-        """A pooled realism value (``swd_hole`` or ``grad_ratio_hole``) of ``method``, over one bin or all."""
+    def pooled(self, method: str, key: str, cases: Collection[str] | None = None) -> float:
+        """A pooled realism value (``swd_hole`` or ``grad_ratio_hole``) of ``method``, over some cases or all."""
         pool = self.pools[method]
-        return pool.swd(bin_label) if key == "swd_hole" else pool.grad_ratio(bin_label)
+        return pool.swd(cases) if key == "swd_hole" else pool.grad_ratio(cases)
 
 
 def evaluate(cases: CaseSet, methods: Sequence[Method], out: str | Path, *, progress: bool = True) -> Evaluation:
@@ -184,10 +102,12 @@ def evaluate(cases: CaseSet, methods: Sequence[Method], out: str | Path, *, prog
                 {
                     "case": case.id,
                     "bin": case.bin,
+                    "mask_type": case.mask_type,
+                    "kind": case.kind,
                     "coverage": case.coverage,
                     "method": method.label,
                     **metrics.all_metrics(filled, target, hole),
-                    **result.pools[method.label].add(filled, target, hole, key=case.bin),
+                    **result.pools[method.label].add(filled, target, hole, key=case.id),
                     "seconds": seconds,
                 }
             )
@@ -197,7 +117,7 @@ def evaluate(cases: CaseSet, methods: Sequence[Method], out: str | Path, *, prog
             sheet.append((masked, target, fills))
     bar.close()
     write_csv(out / "results.csv", rows)
-    write_pooled_csv(out / "pooled.csv", result, [m.label for m in methods], cases.bins)
+    write_pooled_csv(out / "pooled.csv", result, [m.label for m in methods])
     for n, start in enumerate(range(0, len(sheet), SHEET_ROWS), 1):
         contact_sheet(sheet[start : start + SHEET_ROWS], [m.label for m in methods]).save(
             out / f"contact_sheet_{n}.png"
@@ -208,7 +128,8 @@ def evaluate(cases: CaseSet, methods: Sequence[Method], out: str | Path, *, prog
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     """Write the per-case rows (atomically)."""
     buf = io.StringIO()
-    fields = ["case", "bin", "coverage", "method", *metrics.METRIC_NAMES, *realism.REALISM_NAMES, "seconds"]
+    fields = ["case", "bin", "mask_type", "kind", "coverage", "method", *metrics.METRIC_NAMES,
+              *realism.REALISM_NAMES, "seconds"]  # fmt: skip
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows:
@@ -217,16 +138,29 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
-def write_pooled_csv(path: Path, result: Evaluation, methods: list[str], bins: list[str]) -> None:
-    """One row per method and bin (``all`` = every case): the pooled hole SWD and gradient-energy ratio."""
+def groups(rows: list[dict[str, Any]], field: str) -> dict[str, set[str]]:
+    """Value of a case field (``bin``, ``mask_type``, ``kind``) -> the cases with it, in first-seen order."""
+    out: dict[str, set[str]] = {}
+    for r in rows:
+        out.setdefault(str(r.get(field, "")), set()).add(r["case"])
+    return out
+
+
+def write_pooled_csv(path: Path, result: Evaluation, methods: list[str]) -> None:
+    """One row per method and group: ``all`` (every case), each coverage bin, then ``mask=TYPE`` and ``kind=KIND``
+    where those vary; the pooled hole SWD and gradient-energy ratio."""
+    selections: dict[str, set[str] | None] = {"all": None}
+    for name, _title, prefix in GROUPS:
+        found = groups(result.rows, name)
+        if len(found) > 1:
+            selections.update({prefix + value: cases for value, cases in found.items()})
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["method", "bin", "cases", *POOLED])
     for m in methods:
-        for b in dict.fromkeys(["all", *bins]):
-            chosen = None if b == "all" else b
-            n = sum(1 for k in result.pools[m].keys if chosen is None or k == chosen)
-            writer.writerow([m, b, n, *(f"{result.pooled(m, key, chosen):.6g}" for key in POOLED)])
+        for label, cases in selections.items():
+            n = sum(1 for r in result.rows if r["method"] == m and (cases is None or r["case"] in cases))
+            writer.writerow([m, label, n, *(f"{result.pooled(m, key, cases):.6g}" for key in POOLED)])
     text = buf.getvalue()
     atomic_write(path, lambda tmp: tmp.write_text(text))
 
@@ -275,12 +209,14 @@ def _bold_best(cells: list[str], values: list[float], higher: bool | None) -> li
 
 
 def _value(
-    rows: list[dict[str, Any]], method: str, key: str, result: Evaluation | None, bin_label: str | None
+    rows: list[dict[str, Any]], method: str, key: str, result: Evaluation | None, cases: set[str] | None
 ) -> float:
-    """The table value: pooled for the realism keys when ``result`` has them, else the mean over the rows."""
+    """The table value over ``cases`` (all when None): pooled for the realism keys when ``result`` has them, else
+    the mean over the rows."""
     if result is not None and key in POOLED and method in result.pools:
-        return result.pooled(method, key, bin_label)
-    return _mean([r[key] for r in rows if r["method"] == method and bin_label in (None, r.get("bin")) and key in r])
+        return result.pooled(method, key, cases)
+    mine = [r for r in rows if r["method"] == method and (cases is None or r["case"] in cases) and key in r]
+    return _mean([r[key] for r in mine])
 
 
 def summary_table(rows: list[dict[str, Any]], methods: list[str], result: Evaluation | None = None) -> str:
@@ -301,17 +237,20 @@ def summary_table(rows: list[dict[str, Any]], methods: list[str], result: Evalua
     return _table(["method", "n", *(c[0] for c in COLUMNS), "s / fill"], body)
 
 
-def bin_table(
-    rows: list[dict[str, Any]], methods: list[str], bins: list[str], key: str, result: Evaluation | None = None
+def group_table(
+    rows: list[dict[str, Any]], methods: list[str], field: str, key: str, result: Evaluation | None = None
 ) -> str:
-    """One metric per method (rows) and coverage bin (columns); realism keys pooled per bin with ``result``."""
+    """One metric per method (rows) and value of a case field (columns: coverage bin, mask type or scene kind);
+    realism keys pooled per column with ``result``."""
     title, scale, digits, higher = next((t, s, d, hb) for t, k, s, d, hb in COLUMNS if k == key)
-    grid = [[_value(rows, m, key, result, b) for b in bins] for m in methods]
+    found = groups(rows, field)
+    grid = [[_value(rows, m, key, result, cases) for cases in found.values()] for m in methods]
     cols = [
-        _bold_best([_fmt(g[j], scale, digits) for g in grid], [g[j] for g in grid], higher) for j in range(len(bins))
+        _bold_best([_fmt(g[j], scale, digits) for g in grid], [g[j] for g in grid], higher) for j in range(len(found))
     ]
-    body = [[m, *(cols[j][i] for j in range(len(bins)))] for i, m in enumerate(methods)]
-    return f"**{title}** by hole coverage\n\n" + _table(["method", *bins], body)
+    body = [[m, *(cols[j][i] for j in range(len(found)))] for i, m in enumerate(methods)]
+    by = next(t for f, t, _ in GROUPS if f == field)
+    return f"**{title}** by {by}\n\n" + _table(["method", *found], body)
 
 
 def summary_markdown(
@@ -326,9 +265,10 @@ def summary_markdown(
         "",
         summary_table(rows, methods, result),
     ]
-    if cases.bins != ["all"]:
-        for key in BIN_METRICS:
-            parts += ["", bin_table(rows, methods, cases.bins, key, result)]
+    for name, _title, _prefix in GROUPS:
+        if len(groups(rows, name)) > 1:
+            for key in BIN_METRICS:
+                parts += ["", group_table(rows, methods, name, key, result)]
     parts += [
         "",
         "Means over cases; best per column in bold. PSNR: MATLAB `psnr` (peak 255, MSE over pixels x RGB). "
@@ -371,4 +311,12 @@ def machine_description() -> str:
     return text
 
 
-__all__ = ["Evaluation", "Method", "contact_sheet", "evaluate", "load_methods", "summary_markdown"]
+__all__ = [
+    "DEFAULT_METHODS",
+    "Evaluation",
+    "Method",
+    "contact_sheet",
+    "evaluate",
+    "load_methods",
+    "summary_markdown",
+]

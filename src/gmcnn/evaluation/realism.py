@@ -43,7 +43,7 @@ cases, so large holes weigh more.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -185,20 +185,21 @@ class RealismPool:
         self.keys.append(key)
         return {"swd_hole": _swd_levels(fp, tp, self.seed), "grad_ratio_hole": _ratio(*energies)}
 
-    def _chosen(self, key: str | None) -> list[int]:
-        chosen = [i for i, k in enumerate(self.keys) if key is None or k == key]
+    def _chosen(self, key: str | Collection[str] | None) -> list[int]:
+        keys = None if key is None else {key} if isinstance(key, str) else set(key)
+        chosen = [i for i, k in enumerate(self.keys) if keys is None or k in keys]
         if not chosen:
             raise ValueError(f"no case added{'' if key is None else f' with key {key!r}'}")
         return chosen
 
-    def swd(self, key: str | None = None) -> float:
-        """Pooled hole SWD over all cases (or those added with ``key``)."""
+    def swd(self, key: str | Collection[str] | None = None) -> float:
+        """Pooled hole SWD over all cases (or those added with ``key``, or with any of several keys)."""
         chosen = self._chosen(key)
         fill = [np.concatenate([self.fill[i][k] for i in chosen]) for k in range(LEVELS)]
         truth = [np.concatenate([self.truth[i][k] for i in chosen]) for k in range(LEVELS)]
         return _swd_levels(fill, truth, self.seed)
 
-    def grad_ratio(self, key: str | None = None) -> float:
+    def grad_ratio(self, key: str | Collection[str] | None = None) -> float:
         """Pooled gradient-energy ratio: summed fill energy / summed truth energy."""
         chosen = self._chosen(key)
         return _ratio(sum(self.energy[i][0] for i in chosen), sum(self.energy[i][1] for i in chosen))

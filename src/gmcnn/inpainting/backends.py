@@ -32,15 +32,17 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from gmcnn.models.fused import FusedGMCNN
-from gmcnn.models.fused_tf import FusedGMCNNTF
-from gmcnn.models.gmcnn import GMCNN, GMCNNConfig, count_parameters
-from gmcnn.models.gmcnn_tf import GMCNNTF, GMCNNTFConfig
-from gmcnn.weights.factory import architecture_for_config, create_model
+from gmcnn.errors import UserError
+from gmcnn.inpainting import image as P
+from gmcnn.models.base import Generator, GeneratorConfig, count_parameters
+from gmcnn.models.registry import architecture_of, create_model, fused_twin
 
 RUNTIMES = ("auto", "eager", "compile", "onnx")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
@@ -104,14 +106,14 @@ def resolve_options(runtime: str, precision: str, device: torch.device) -> tuple
     return runtime, precision
 
 
-class _CastGMCNN(nn.Module):
-    """Plain :class:`GMCNN` in ``dtype`` and channels-last, fed and read in float32: what ``"compile"`` compiles.
+class _CastGenerator(nn.Module):
+    """The plain generator in ``dtype`` and channels-last, fed and read in float32: what ``"compile"`` compiles.
 
     Inductor fuses the pads, ELUs and concatenation itself, so it gets the straightforward graph
-    (compiling :class:`FusedGMCNN`'s strided writes instead recompiles per layer and runs slower).
+    (compiling a fused twin's strided writes instead recompiles per layer and runs slower).
     """
 
-    def __init__(self, generator: GMCNN | GMCNNTF, *, dtype: torch.dtype) -> None:
+    def __init__(self, generator: Generator, *, dtype: torch.dtype) -> None:
         super().__init__()
         self.dtype = dtype
         self.net: nn.Module = copy.deepcopy(generator).to(dtype=dtype, memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -121,38 +123,104 @@ class _CastGMCNN(nn.Module):
         return self.net(image.to(self.dtype, memory_format=cl), mask.to(self.dtype, memory_format=cl)).float()
 
 
+class NetInput(NamedTuple):
+    """A window as the network takes it: padded ``(1,3,H,W)`` RGB image and ``(1,1,H,W)`` mask, and the padding."""
+
+    image: torch.Tensor
+    mask: torch.Tensor
+    pads: tuple[int, int, int, int]
+
+
 @dataclass
 class Runner:
     """A ready-to-call generator: ``runner(image, mask) -> pred`` (see module docstring).
 
+    The runner speaks RGB whatever the network saw in training: a network whose config says ``channel_order``
+    ``"BGR"`` (the TF releases, trained on OpenCV's images) gets its input flipped on the way in and its output
+    flipped back, so no caller ever handles colour order.
+
     Attributes:
-        generator: the original float32 :class:`GMCNN` (its config and size contract; never run by the runner).
+        generator: the original float32 generator (its config and size contract; never run by the runner).
         device: where inputs must live.
         runtime: the concrete back end (never ``"auto"``).
         precision: the concrete number format (never ``"auto"``).
-        forward: the prepared network, ``forward(image, mask) -> pred``.
+        forward: the prepared network in the network's own channel order, ``forward(image, mask) -> pred``.
     """
 
-    generator: GMCNN | GMCNNTF
+    generator: Generator
     device: torch.device
     runtime: str
     precision: str
     forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Predict every pixel of padded float32 ``image`` ``(B,3,H,W)`` / ``mask`` ``(B,1,H,W)`` (1 = hole)."""
+        """Predict every pixel of padded float32 RGB ``image`` ``(B,3,H,W)`` / ``mask`` ``(B,1,H,W)`` (1 = hole)."""
+        bgr = self.generator.config.channel_order == "BGR"
         with torch.inference_mode():
-            return self.forward(image, mask).float()
+            pred = self.forward(image.flip(1) if bgr else image, mask).float()
+        return pred.flip(1) if bgr else pred
+
+    # ------------------------------------------------------------------------------------ one window in, out
+    def net_input(self, rgb: np.ndarray, hole: np.ndarray, size: tuple[int, int]) -> NetInput:
+        """One window (uint8 ``h x w x 3``, bool hole) scaled to ``size`` and padded to the network's contract."""
+        image_t = P.rgb_to_tensor(P.resize_rgb(rgb, size)).to(self.device)  # (1, 3, sh, sw) in [-1, 1]
+        mask_t = P.mask_to_tensor(P.resize_mask(hole, size)).to(self.device)  # (1, 1, sh, sw), 1 = hole
+        cfg = self.generator.config
+        image_p, mask_p, pads = P.pad_to_fit(image_t, mask_t, multiple=cfg.size_multiple, min_size=cfg.min_size)
+        return NetInput(image_p, mask_p, pads)
+
+    @staticmethod
+    def net_output(pred: torch.Tensor, net: NetInput, window: tuple[int, ...]) -> torch.Tensor:
+        """A ``(1,3,H,W)`` network output unpadded and upscaled back to the ``window`` (h, w): float32, CPU."""
+        pred = P.unpad(pred, net.pads).float().cpu()  # (1, 3, sh, sw)
+        if tuple(pred.shape[-2:]) != tuple(window):
+            pred = F.interpolate(pred, size=tuple(window), mode="bicubic", align_corners=False).clamp_(-1, 1)
+        return pred
+
+    def predict(self, rgb: np.ndarray, hole: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        """The network's prediction for one window run at ``size``, at the window's size: ``(1,3,h,w)`` in [-1, 1]."""
+        net = self.net_input(rgb, hole, size)
+        return self.net_output(self(net.image, net.mask), net, hole.shape)
+
+    # ------------------------------------------------------------------------------------------ memory
+    def padded_size(self, height: int, width: int) -> tuple[int, int]:
+        """The size the network sees for a ``height x width`` input (padded to its contract)."""
+        cfg = self.generator.config
+        m = cfg.size_multiple
+        return max(cfg.min_size, -(-height // m) * m), max(cfg.min_size, -(-width // m) * m)
 
     def estimate_memory_bytes(self, height: int, width: int, *, batch: int = 1) -> int:
-        """:func:`estimate_memory_bytes` for this runner's config, runtime and precision."""
+        """:func:`estimate_memory_bytes` for this runner's config, runtime and precision (unpadded size in)."""
+        ph, pw = self.padded_size(height, width)
         return estimate_memory_bytes(
-            self.generator.config, height, width, precision=self.precision, runtime=self.runtime, batch=batch
+            self.generator.config, ph, pw, precision=self.precision, runtime=self.runtime, batch=batch
         )
+
+    def check_fits(self, height: int, width: int) -> None:
+        """Refuse a forward at ``height x width`` that would not fit in this machine's free memory."""
+        need = self.estimate_memory_bytes(height, width)
+        available = available_memory_bytes()
+        if available is not None and need > available:
+            raise UserError(
+                f"filling {width}x{height} at full resolution needs about {need / 2**30:.1f} GiB but only "
+                f"{available / 2**30:.1f} GiB is free; use strategy='crop' or 'resize' (or a smaller image)"
+            )
+
+
+def available_memory_bytes() -> int | None:
+    """``MemAvailable`` from ``/proc/meminfo`` (None where there is no such file)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
 
 def build_runner(
-    generator: GMCNN | GMCNNTF, *, device: str | torch.device = "auto", runtime: str = "auto", precision: str = "auto"
+    generator: Generator, *, device: str | torch.device = "auto", runtime: str = "auto", precision: str = "auto"
 ) -> Runner:
     """Choose and prepare the back end. ``"auto"`` picks the fastest path that stays faithful here.
 
@@ -175,11 +243,9 @@ def build_runner(
 
         forward = onnx_forward(generator, int8=precision == "int8")
     elif runtime == "compile":
-        forward = torch.compile(_CastGMCNN(generator, dtype=_DTYPES[precision]).eval(), options={"freezing": True})
-    elif isinstance(generator, GMCNNTF):  # the TF-release network has its own fused twin
-        forward = FusedGMCNNTF(generator, dtype=_DTYPES[precision]).eval()
-    else:
-        forward = FusedGMCNN(generator, dtype=_DTYPES[precision]).eval()
+        forward = torch.compile(_CastGenerator(generator, dtype=_DTYPES[precision]).eval(), options={"freezing": True})
+    else:  # every architecture registers its fused twin
+        forward = fused_twin(generator, _DTYPES[precision]).eval()
     return Runner(generator, dev, runtime, precision, forward)
 
 
@@ -196,18 +262,21 @@ _MAPS = {
     ("onnx", "fp32"): 23.0,
     ("onnx", "int8"): 32.0,
 }
+# bf16 on a CPU without bf16 units (only when asked for: "auto" keeps fp32 there): oneDNN converts to fp32
+# around every conv and keeps both copies; 71 bf16-sized maps measured at cnum 16, 768x640 (1.12 GB peak).
+_EMULATED_BF16_MAPS = 76.0
 _BYTES = {"fp32": 4, "bf16": 2, "int8": 4}  # int8 models keep float32 maps between quantised convs
 _FIXED_BYTES = 64 * 2**20  # oneDNN / onnxruntime scratch and primitive caches, measured < 40 MiB
 
 
 @functools.cache
-def _num_parameters(config: GMCNNConfig | GMCNNTFConfig) -> int:
+def _num_parameters(config: GeneratorConfig) -> int:
     with torch.device("meta"):  # shapes only, no weight memory
-        return count_parameters(create_model(architecture_for_config(config), config))
+        return count_parameters(create_model(architecture_of(config).name, config))
 
 
 def estimate_memory_bytes(
-    config: GMCNNConfig | GMCNNTFConfig,
+    config: GeneratorConfig,
     height: int,
     width: int,
     *,
@@ -218,7 +287,7 @@ def estimate_memory_bytes(
     """Memory one forward at ``height x width`` needs on top of the loaded model (a measured model, rounded up).
 
     Counts the padded float32 inputs and output, the network's peak activation memory and the runtime's
-    weight copy. :class:`gmcnn.Inpainter` calls this before a full-resolution (``"original"``) fill to refuse
+    weight copy. :meth:`Runner.check_fits` calls this before a full-resolution (``"original"``) fill to refuse
     one that would not fit. Example: cnum 32 at 3840x2160 needs about 6.5 GB in eager bf16 and 12.7 GB in eager fp32.
 
     Args:
@@ -238,7 +307,10 @@ def estimate_memory_bytes(
         )
     nbytes = _BYTES[precision]
     pixels = batch * height * width
-    per_pixel = _MAPS[runtime, precision] * config.cnum * nbytes  # feature maps
+    maps = _MAPS[runtime, precision]
+    if precision == "bf16" and not cpu_has_native_bf16():
+        maps = _EMULATED_BF16_MAPS
+    per_pixel = maps * config.cnum * nbytes  # feature maps
     per_pixel += config.in_channels * nbytes + 4 * (3 + 1 + 3)  # network input; float32 image + mask and pred
     weights = _num_parameters(config) * nbytes
     return int(pixels * per_pixel + weights + _FIXED_BYTES)

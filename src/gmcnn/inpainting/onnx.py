@@ -29,10 +29,9 @@ import numpy as np
 import torch
 
 from gmcnn.errors import UserError
-from gmcnn.models.gmcnn import GMCNN
-from gmcnn.models.gmcnn_tf import GMCNNTF
+from gmcnn.models.base import Generator
+from gmcnn.models.registry import architecture_of, create_model
 from gmcnn.weights.contract import Contract
-from gmcnn.weights.factory import architecture_of, create_model
 
 OPSET = 17
 INPUT_NAMES = ("image", "mask")
@@ -48,7 +47,7 @@ def _require_onnx() -> None:
         raise UserError(f"ONNX export needs the 'fast' extra: pip install 'gmcnn[fast]' ({exc})") from None
 
 
-def onnx_bytes(generator: GMCNN | GMCNNTF, *, height: int | None = None, width: int | None = None) -> bytes:
+def onnx_bytes(generator: Generator, *, height: int | None = None, width: int | None = None) -> bytes:
     """Serialise ``generator`` to an ONNX model (float32).
 
     Args:
@@ -64,6 +63,9 @@ def onnx_bytes(generator: GMCNN | GMCNNTF, *, height: int | None = None, width: 
 
     if (height is None) != (width is None):
         raise UserError("give both --height and --width for a fixed-size export, or neither for dynamic sizes")
+    arch = architecture_of(generator)
+    if not arch.onnx:
+        raise UserError(f"architecture {arch.name!r} does not export to ONNX; use runtime='eager'")
     cfg = generator.config
     h, w = (height, width) if height is not None and width is not None else (cfg.min_size, cfg.min_size)
     try:
@@ -97,8 +99,8 @@ def onnx_bytes(generator: GMCNN | GMCNNTF, *, height: int | None = None, width: 
     return model.SerializeToString()
 
 
-def _cpu_copy(generator: GMCNN | GMCNNTF) -> torch.nn.Module:
-    net = create_model(architecture_of(generator), generator.config)
+def _cpu_copy(generator: Generator) -> torch.nn.Module:
+    net = create_model(architecture_of(generator).name, generator.config)
     net.load_state_dict({k: v.detach().to("cpu", torch.float32) for k, v in generator.state_dict().items()})
     return net.eval()
 
@@ -219,9 +221,7 @@ class OnnxRunner:
         return torch.from_numpy(pred)
 
 
-def onnx_forward(
-    generator: GMCNN | GMCNNTF, *, int8: bool = False
-) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def onnx_forward(generator: Generator, *, int8: bool = False) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """What :func:`~gmcnn.inpainting.backends.build_runner` runs for ``runtime="onnx"``."""
     model = onnx_bytes(generator)
     if int8:

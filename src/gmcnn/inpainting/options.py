@@ -18,13 +18,13 @@ from PIL import Image
 
 from gmcnn.errors import UserError
 
-if TYPE_CHECKING:  # windows.py imports nothing from here; the annotation only names its plan
+if TYPE_CHECKING:  # the annotations only name these; neither module imports this one at run time
+    from gmcnn.inpainting.explain import Explanation
     from gmcnn.inpainting.windows import FillPlan
 
 STRATEGIES = ("auto", "original", "resize", "crop")
 # The texture stage (inpainting/texture.py): "patch" = the coarse fill's low-pass + PatchMatch's detail.
 TEXTURES = ("off", "patch")
-DEFAULT_PROCESS_SIZE = 512
 
 
 def _option(default: Any, help: str, **bounds: Any) -> Any:
@@ -41,12 +41,16 @@ class FillOptions:
             whole image scaled so its longer side is ``process_size``, upscaling only the fill; ``"crop"`` on a
             window around each hole (with ``margin`` context), each scaled down to ``process_size`` if larger;
             ``"auto"`` = ``"original"`` when the image fits in ``process_size``, else ``"crop"``.
-        process_size: longest side the network sees per window (larger = more detail, slower).
+        process_size: longest side the network sees per window (larger = more detail, slower); ``None`` = the
+            model's own (its contract's ``process_size``: 512, or the size a release was made to run at).
         grow: dilate the mask by this many pixels first (covers halos around objects to remove).
         feather: blend the fill into its surroundings over this many pixels *outside* the hole; those pixels
             change too. With 0 only hole pixels change.
         margin: context around each hole for ``"crop"``, as a fraction of the hole's longer side.
-        texture: the texture stage after the model's coarse fill: ``"patch"`` keeps the fill's large-scale colour
+        detail: how much real texture the completion stage puts into the fill (:mod:`gmcnn.inpainting.completion`):
+            0 keeps the network's smooth fill, 1 fills the hole with patches of the photo (coarse-to-fine patch
+            completion started from the network's fill), values between blend the two.
+        texture: the older texture stage after the model's coarse fill: ``"patch"`` keeps the fill's large-scale colour
             and takes the finer detail from a PatchMatch fill of the window (:mod:`gmcnn.inpainting.texture`);
             ``"off"`` skips it.
     """
@@ -56,9 +60,9 @@ class FillOptions:
         "large images: auto, original (whole image at full size), resize, crop (around holes)",
         choices=STRATEGIES,
     )
-    process_size: int = _option(
-        DEFAULT_PROCESS_SIZE,
-        "longest side the model sees for resize/crop; larger = more detail, slower",
+    process_size: int | None = _option(
+        None,
+        "longest side the model sees; larger = more detail, slower (empty = the model's own size)",
         minimum=64,
         maximum=8192,
     )
@@ -67,13 +71,22 @@ class FillOptions:
     margin: float = _option(
         0.5, "context around each hole for crop, as a fraction of the hole's longer side", minimum=0.0, maximum=8.0
     )
+    detail: float = _option(
+        0.0,
+        "how detailed the fill is: 0 = smooth, 1 = full texture copied from the photo",
+        minimum=0.0,
+        maximum=1.0,
+    )
     texture: str = _option(
         "off", "texture stage after the coarse fill: patch (real texture from the photo) or off", choices=TEXTURES
     )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            _check(f.name, getattr(self, f.name), f.metadata)
+            value = getattr(self, f.name)
+            if value is None and f.default is None:
+                continue  # an optional option left to the model
+            _check(f.name, value, f.metadata)
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> FillOptions:
@@ -90,6 +103,8 @@ class FillOptions:
         out: dict[str, dict[str, Any]] = {}
         for f in dataclasses.fields(cls):
             entry: dict[str, Any] = {"type": _type_name(f), "default": f.default, "help": f.metadata["help"]}
+            if f.default is None:
+                entry["nullable"] = True
             for key in ("minimum", "maximum"):
                 if key in f.metadata:
                     entry[key] = f.metadata[key]
@@ -103,7 +118,8 @@ class FillOptions:
 
 
 def _type_name(f: dataclasses.Field[Any]) -> str:
-    return {"str": "string", "int": "integer", "float": "number"}[str(f.type)]
+    base = str(f.type).removesuffix(" | None")
+    return {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}[base]
 
 
 def _check(name: str, value: Any, meta: Any) -> None:
@@ -129,10 +145,14 @@ class FillResult:
         image: the filled image, same type, mode/shape and size as the input.
         options: the options the fill ran with.
         plan: the strategy actually used, the windows and the scale (see :class:`~gmcnn.inpainting.windows.FillPlan`).
-        timings: seconds per stage (``"prepare"``, ``"model"``, ``"texture"``, ``"composite"``, ``"total"``).
+        timings: seconds per stage (``"prepare"``, ``"model"``, ``"completion"``, ``"texture"``, ``"composite"``,
+            ``"total"``).
         runtime: the back end that ran the network (``"eager"``, ``"compile"``, ``"onnx"``).
         precision: its number format (``"fp32"``, ``"bf16"``, ``"int8"``).
         stages: the stages that ran, in order (e.g. ``["model", "composite"]``).
+        model: the name of the model that made the fill.
+        explanation: how it was filled (each stage's picture, sources, confidence), when asked for
+            (``Inpainter.fill(..., explain=True)``); ``None`` otherwise.
     """
 
     image: Image.Image | np.ndarray
@@ -142,6 +162,8 @@ class FillResult:
     runtime: str = ""
     precision: str = ""
     stages: list[str] = field(default_factory=list)
+    model: str = ""
+    explanation: Explanation | None = None
 
     @property
     def strategy(self) -> str:
@@ -162,5 +184,6 @@ class FillResult:
             "runtime": self.runtime,
             "precision": self.precision,
             "stages": list(self.stages),
+            "model": self.model,
             "options": self.options.to_dict(),
         }

@@ -1,11 +1,18 @@
 """`Inpainter`: load a generator once, then fill holes in user images of any size.
 
-Imports no training code. One fill, as data (each stage reports into the returned :class:`FillResult`)::
+Imports no training code. The jobs of one fill live in their own modules, and this one only runs them in order:
 
-    split_image / normalize_mask -> options (grow, feather) -> plan (windows.plan_fill)
-    -> per window: resize to the plan's scale -> pad to the network's contract -> back end (the model's
-       coarse fill) -> unpad -> upscale -> texture stage (off by default) -> composite once, under the mask
-    -> merge alpha / grey back -> same type and size as the input
+* loading: :func:`gmcnn.weights.load_weights` (name or path -> generator + contract);
+* planning: :mod:`gmcnn.inpainting.windows` (the regions a fill may change, the strategy and the windows);
+* running: :mod:`gmcnn.inpainting.backends` (the back end, padding, colour order and memory admission);
+* the completion stage: :mod:`gmcnn.inpainting.completion` (``detail``; the older texture stage,
+  :mod:`gmcnn.inpainting.texture`, with ``texture="patch"``);
+* compositing: :mod:`gmcnn.inpainting.image` (the one composite under the mask).
+
+One fill, as data (each stage reports into the returned :class:`FillResult`)::
+
+    split_image / regions (mask, grow, feather) -> plan -> per window: pre-fill (shown only) -> network
+    -> completion -> composite once, under the mask -> merge alpha / grey back -> same type and size as the input
 
 Pixels outside the (grown) mask, or outside the feather band when ``feather > 0``, are copied from the input
 and therefore byte-identical.
@@ -16,9 +23,9 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,28 +34,43 @@ from PIL import Image
 
 from gmcnn.errors import UserError
 from gmcnn.inpainting import image as P
-from gmcnn.inpainting.backends import Runner, build_runner
+from gmcnn.inpainting.backends import NetInput, Runner, build_runner
+from gmcnn.inpainting.explain import ExplainCanvas
 from gmcnn.inpainting.options import FillOptions, FillResult
-from gmcnn.inpainting.windows import Box, FillPlan, plan_fill
-from gmcnn.models.gmcnn import GMCNN
-from gmcnn.models.gmcnn_tf import GMCNNTF
+from gmcnn.inpainting.windows import Box, FillPlan, fill_regions, plan_fill
+from gmcnn.losses.reconstruction import confidence_weights
+from gmcnn.models.base import Generator
+from gmcnn.models.fill import smooth_fill
 from gmcnn.weights.contract import Contract
 from gmcnn.weights.loader import load_weights
 
+CONFIDENCE_SIDE = 256  # the paper's confidence weights are computed at most this large, then resized
+
 
 class Inpainter:
-    """A loaded GMCNN ready to fill holes: ``inpainter(image, mask) -> filled image``.
+    """A loaded generator ready to fill holes: ``inpainter(image, mask) -> filled image``.
 
     Build it with :meth:`from_pretrained` or :meth:`from_generator`. :meth:`fill` returns a :class:`FillResult`
     (the image and what the call did); ``__call__`` returns just the image. Calls hold no per-call state on the
     object, but run one at a time (one model; the web server queues requests in front of it).
+
+    Attributes:
+        runner: the back end that runs the network.
+        contract: how the weights are fed and what they were trained on.
+        name: a display name (registry name, file or folder).
+        training: free-form facts the weights carry about their training (steps, data, ...).
+        sha256: the weights file's sha256 when the source records one.
     """
 
-    def __init__(self, runner: Runner, meta: dict[str, Any], *, name: str, contract: Contract | None = None) -> None:
+    def __init__(
+        self, runner: Runner, *, name: str, contract: Contract | None = None,
+        training: Mapping[str, Any] | None = None, sha256: str | None = None,
+    ) -> None:  # fmt: skip
         self.runner = runner
-        self.meta = meta
         self.name = name
-        self.contract = contract or Contract.from_meta(meta, config=runner.generator.config)
+        self.contract = contract or Contract.for_config(runner.generator.config)
+        self.training = dict(training or {})
+        self.sha256 = sha256
 
     # ----------------------------------------------------------------------------------------------- loading
     @classmethod
@@ -72,33 +94,28 @@ class Inpainter:
             precision: numeric precision, see :func:`gmcnn.inpainting.backends.build_runner`.
         """
         w = load_weights(name_or_path)
-        return cls.from_generator(
-            w.generator, device=device, runtime=runtime, precision=precision, meta=w.meta, name=w.name,
-            contract=w.contract,
-        )  # fmt: skip
+        runner = build_runner(w.generator, device=device, runtime=runtime, precision=precision)
+        training = w.meta.get("training") or {}
+        return cls(runner, name=w.name, contract=w.contract, training=training, sha256=w.meta.get("sha256"))
 
     @classmethod
     def from_generator(
         cls,
-        generator: GMCNN | GMCNNTF,
+        generator: Generator,
         *,
         device: str | torch.device = "auto",
         runtime: str = "auto",
         precision: str = "auto",
-        meta: dict[str, Any] | None = None,
         name: str = "in-memory",
         contract: Contract | None = None,
     ) -> Inpainter:
-        """Wrap an in-memory :class:`GMCNN` (same options as :meth:`from_pretrained`)."""
+        """Wrap an in-memory generator (same options as :meth:`from_pretrained`)."""
         runner = build_runner(generator, device=device, runtime=runtime, precision=precision)
-        meta = dict(meta or {})
-        meta.setdefault("config", generator.config.to_dict())
-        meta.setdefault("training", {})
-        return cls(runner, meta, name=name, contract=contract)
+        return cls(runner, name=name, contract=contract)
 
     # ------------------------------------------------------------------------------------------- properties
     @property
-    def generator(self) -> GMCNN | GMCNNTF:
+    def generator(self) -> Generator:
         return self.runner.generator
 
     @property
@@ -114,22 +131,22 @@ class Inpainter:
             image: PIL image or uint8 ndarray (``HxW``, ``HxWx3``, ``HxWx4``); alpha is passed through untouched.
             mask: same height and width; white / non-zero / True = hole (see
                 :func:`gmcnn.inpainting.image.normalize_mask`).
-            **options: ``strategy``, ``process_size``, ``grow``, ``feather``, ``margin``, ``texture`` (see
+            **options: ``strategy``, ``process_size``, ``grow``, ``feather``, ``margin``, ``detail`` ... (see
                 :class:`FillOptions`; ``None`` means the default).
 
         Returns:
             The filled image, same type, mode/shape and size as ``image``.
 
         Raises:
-            UserError: mask size differs from the image size, unsupported input types, bad options, or
-                ``"original"`` on an image too large for this machine's memory.
+            UserError: mask size differs from the image size, a mask that covers the whole image, unsupported
+                input types, bad options, or ``"original"`` on an image too large for this machine's memory.
         """
         return self.fill(image, mask, FillOptions.from_kwargs(**options)).image
 
     def plan(self, image: Image.Image | np.ndarray, mask: Any, options: FillOptions | None = None) -> FillPlan:
         """The plan :meth:`fill` would run (strategy chosen, windows, process size), without running the model."""
         options = options or FillOptions()
-        _, weight = self._regions(P.split_image(image), mask, options)
+        _, weight = fill_regions(P.split_image(image), mask, grow=options.grow, feather=options.feather)
         return self._plan(weight > 0, options)
 
     def fill(
@@ -139,17 +156,20 @@ class Inpainter:
         options: FillOptions | None = None,
         *,
         progress: Callable[[int, int], None] | None = None,
+        explain: bool = False,
     ) -> FillResult:
         """Fill the masked pixels of ``image`` (see :meth:`__call__`) and report what ran.
 
         Args:
             progress: called as ``progress(windows_done, windows_total)`` before the first window and after each
                 one; an exception it raises stops the fill (that is how the web server cancels a job).
+            explain: also record how it was filled (``result.explanation``: each stage's picture, where the fill
+                was copied from, a confidence map); costs a few image copies, not a second run.
 
         Returns:
             A :class:`FillResult`: the filled image plus the plan, per-stage timings and the back end used.
         """
-        return self._run(self._prepare(image, mask, options or FillOptions()), progress=progress)
+        return self._run(self._prepare(image, mask, options or FillOptions(), explain), progress=progress)
 
     def fill_batch(self, images: Sequence[Image.Image | np.ndarray], masks: Sequence[Any],
                    options: FillOptions | None = None) -> list[FillResult]:  # fmt: skip
@@ -161,32 +181,40 @@ class Inpainter:
         """
         if len(images) != len(masks):
             raise UserError(f"fill_batch got {len(images)} images but {len(masks)} masks")
-        jobs = [self._prepare(image, mask, options or FillOptions()) for image, mask in zip(images, masks, strict=True)]
-        groups: dict[tuple[int, ...], list[tuple[_Job, _NetInput]]] = {}
+        jobs = [self._prepare(img, m, options or FillOptions(), False) for img, m in zip(images, masks, strict=True)]
+        groups: dict[tuple[int, ...], list[tuple[_Job, NetInput]]] = {}
         for job in jobs:
             if len(job.plan.windows) == 1:
                 sl = job.plan.windows[0].slices()
-                net = self._net_input(job.user.rgb[sl], job.hole[sl], job.plan.window_size(job.plan.windows[0]))
+                net = self.runner.net_input(job.user.rgb[sl], job.hole[sl], job.plan.window_size(job.plan.windows[0]))
                 groups.setdefault(tuple(net.image.shape), []).append((job, net))
         for members in groups.values():
             start = time.perf_counter()
-            pred = self._run_net(torch.cat([n.image for _, n in members]), torch.cat([n.mask for _, n in members]))
+            pred = self.runner(torch.cat([n.image for _, n in members]), torch.cat([n.mask for _, n in members]))
             share = (time.perf_counter() - start) / len(members)
             for (job, net), one in zip(members, pred.split(1), strict=True):
-                job.coarse = self._net_output(one, net, job.hole.shape)
+                job.coarse = self.runner.net_output(one, net, job.hole.shape)
                 job.result.timings["model"] = share
         return [self._run(job) for job in jobs]
 
-    def _prepare(self, image: Image.Image | np.ndarray, mask: Any, options: FillOptions) -> _Job:
+    # -------------------------------------------------------------------------------------------- one fill
+    def _prepare(self, image: Image.Image | np.ndarray, mask: Any, options: FillOptions, explain: bool) -> _Job:
         """Regions and plan of one fill, before the network runs."""
         timings: dict[str, float] = {}
         start = time.perf_counter()
         user = P.split_image(image)
-        hole, weight = self._regions(user, mask, options)
+        hole, weight = fill_regions(user, mask, grow=options.grow, feather=options.feather)
         plan = self._plan(weight > 0, options)
-        result = FillResult(image, options, plan, timings, self.runner.runtime, self.runner.precision)
+        result = FillResult(image, options, plan, timings, self.runner.runtime, self.runner.precision, model=self.name)
+        canvas = ExplainCanvas(user.rgb, weight > 0) if explain and plan.windows else None
         timings["prepare"] = time.perf_counter() - start
-        return _Job(image, user, hole, weight, plan, result, start)
+        return _Job(image, user, hole, weight, plan, result, start, canvas)
+
+    def _plan(self, region: np.ndarray, options: FillOptions) -> FillPlan:
+        return plan_fill(
+            region, strategy=options.strategy, process_size=options.process_size or self.contract.process_size,
+            margin=options.margin, min_side=self.train_size,
+        )  # fmt: skip
 
     def _run(self, job: _Job, *, progress: Callable[[int, int], None] | None = None) -> FillResult:
         """Run a prepared fill: every window (or the batch's prediction for the only one), then merge."""
@@ -197,106 +225,102 @@ class Inpainter:
             result.timings["total"] = time.perf_counter() - job.start
             return result
         if plan.strategy == "original":
-            self._check_memory(*user.size)
+            self.runner.check_fits(*user.size)
         out = user.rgb.copy()
         for done, box in enumerate(plan.windows):
             if progress is not None:
                 progress(done, len(plan.windows))
-            self._fill_window(out, user.rgb, job.hole, job.weight, box, plan, result, coarse=job.coarse)
+            self._fill_window(job, out, box)
         if progress is not None:
             progress(len(plan.windows), len(plan.windows))
         result.image = P.merge_image(out, user)
-        result.stages = ["model", *(["texture"] if "texture" in result.timings else []), "composite"]
+        stages = ("model", "completion", "texture")
+        result.stages = [*(s for s in stages if s in result.timings), "composite"]
+        if job.canvas is not None:
+            job.canvas.stage("composite", (slice(None), slice(None)), out, result.timings.get("composite", 0.0))
+            result.explanation = job.canvas.finish()
         result.timings["total"] = time.perf_counter() - job.start
         return result
 
-    # ----------------------------------------------------------------------------------------------- stages
-    def _regions(self, user: P.UserImage, mask: Any, options: FillOptions) -> tuple[np.ndarray, np.ndarray]:
-        """The (grown) bool hole and the float32 blend weight (1 in the hole, falling off over the feather band)."""
-        hole = P.normalize_mask(mask, user.size)
-        hole = P.grow_mask(hole, options.grow) if options.grow else hole
-        weight = P.feather_weights(hole, options.feather) if options.feather else hole.astype(np.float32)
-        return hole, weight
-
-    def _plan(self, region: np.ndarray, options: FillOptions) -> FillPlan:
-        return plan_fill(
-            region, strategy=options.strategy, process_size=options.process_size, margin=options.margin,
-            min_side=self.train_size,
-        )  # fmt: skip
-
-    def _fill_window(
-        self, out: np.ndarray, rgb: np.ndarray, hole: np.ndarray, weight: np.ndarray, box: Box, plan: FillPlan,
-        result: FillResult, *, coarse: torch.Tensor | None = None,
-    ) -> None:  # fmt: skip
-        """Fill one window of ``out`` in place: model (coarse) -> texture stage -> one composite under ``weight``.
-
-        ``coarse``: the model's prediction for this window when :meth:`fill_batch` already ran it.
-        """
+    def _fill_window(self, job: _Job, out: np.ndarray, box: Box) -> None:
+        """Fill one window of ``out`` in place: network -> completion stage -> one composite under the weight."""
         sl = box.slices()
+        rgb, hole, timings, canvas = job.user.rgb[sl], job.hole[sl], job.result.timings, job.canvas
+        if canvas is not None:
+            self._explain_prefill(canvas, sl, rgb, hole)
         t0 = time.perf_counter()
         # (1, 3, h, w) in [-1, 1], float32; a batched prediction's share of its batch is already in "model"
-        pred = self._coarse(rgb[sl], hole[sl], plan.window_size(box)) if coarse is None else coarse
+        pred = self.runner.predict(rgb, hole, job.plan.window_size(box)) if job.coarse is None else job.coarse
         t1 = time.perf_counter()
-        pred = self._texture(pred, rgb[sl], hole[sl], result)
-        t2 = time.perf_counter()
-        P.composite_into(out[sl], pred, rgb[sl], weight[sl])
-        timings = result.timings
         timings["model"] = timings.get("model", 0.0) + (t1 - t0)
+        if canvas is not None:
+            canvas.stage("network", sl, P.tensor_to_rgb(pred), t1 - t0)
+            if job.result.options.detail <= 0:  # no completion stage to say how far its copies can be trusted
+                canvas.trust(sl, _paper_confidence(hole))
+        pred = self._complete(pred, rgb, hole, job, sl)
+        pred = self._texture(pred, rgb, hole, job, sl)
+        t2 = time.perf_counter()
+        P.composite_into(out[sl], pred, rgb, job.weight[sl])
         timings["composite"] = timings.get("composite", 0.0) + (time.perf_counter() - t2)
 
-    def _coarse(self, rgb: np.ndarray, hole: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-        """The network's prediction for one window at ``size``, upscaled back to the window (float32, CPU)."""
-        net = self._net_input(rgb, hole, size)
-        return self._net_output(self._run_net(net.image, net.mask), net, hole.shape)
+    @staticmethod
+    def _explain_prefill(canvas: ExplainCanvas, sl: tuple[slice, slice], rgb: np.ndarray, hole: np.ndarray) -> None:
+        """The push-pull smooth fill of the window: what a ``fill="smooth"`` network starts from."""
+        start = time.perf_counter()
+        smooth = smooth_fill(P.rgb_to_tensor(rgb), P.mask_to_tensor(hole))
+        canvas.stage("prefill", sl, P.tensor_to_rgb(smooth), time.perf_counter() - start)
 
-    def _run_net(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The back end on RGB ``(B,3,H,W)`` in [-1, 1]; the TF releases were trained on OpenCV's BGR images, so
-        their contract's channel order flips the colours on the way in and back out."""
-        if self.contract.channel_order != "BGR":
-            return self.runner(image, mask)
-        return self.runner(image.flip(1), mask).flip(1)
+    def _complete(
+        self, coarse: torch.Tensor, rgb: np.ndarray, hole: np.ndarray, job: _Job, sl: tuple[slice, slice]
+    ) -> torch.Tensor:
+        """The completion stage: patches of the window's known part, started from the network's fill (hole only)."""
+        detail = job.result.options.detail
+        if detail <= 0:
+            return coarse
+        from gmcnn.inpainting.completion import complete  # numba compiles its kernels on first use
 
-    def _net_input(self, rgb: np.ndarray, hole: np.ndarray, size: tuple[int, int]) -> _NetInput:
-        """One window scaled to ``size`` and padded to the network's contract, on the back end's device."""
-        small_rgb = P.resize_rgb(rgb, size)
-        small_hole = P.resize_mask(hole, size)
-        dev = self.runner.device
-        image_t = P.rgb_to_tensor(small_rgb).to(dev)  # (1, 3, sh, sw) in [-1, 1]
-        mask_t = P.mask_to_tensor(small_hole).to(dev)  # (1, 1, sh, sw), 1 = hole
-        cfg = self.generator.config
-        image_p, mask_p, pads = P.pad_to_fit(image_t, mask_t, multiple=cfg.size_multiple, min_size=cfg.min_size)
-        return _NetInput(image_p, mask_p, pads)
+        start = time.perf_counter()
+        done = complete(rgb, hole, P.tensor_to_rgb(coarse), detail=detail)
+        seconds = time.perf_counter() - start
+        job.result.timings["completion"] = job.result.timings.get("completion", 0.0) + seconds
+        if job.canvas is not None:
+            job.canvas.stage("completion", sl, done.image, seconds)
+            if done.sources is not None:
+                job.canvas.copied_from(sl, done.sources)
+            job.canvas.trust(sl, _paper_confidence(hole) if done.confidence is None else done.confidence)
+        # the feather band (outside the hole) keeps the network's prediction to blend with
+        return torch.where(torch.from_numpy(hole)[None, None], P.rgb_to_tensor(done.image), coarse)
 
-    def _net_output(self, pred: torch.Tensor, net: _NetInput, window: tuple[int, ...]) -> torch.Tensor:
-        """A ``(1,3,H,W)`` network output unpadded and upscaled back to the ``window`` (h, w): float32, CPU."""
-        pred = P.unpad(pred, net.pads).float().cpu()  # (1, 3, sh, sw)
-        if tuple(pred.shape[-2:]) != tuple(window):
-            pred = F.interpolate(pred, size=tuple(window), mode="bicubic", align_corners=False).clamp_(-1, 1)
-        return pred
-
-    def _texture(self, coarse: torch.Tensor, rgb: np.ndarray, hole: np.ndarray, result: FillResult) -> torch.Tensor:
+    def _texture(
+        self, coarse: torch.Tensor, rgb: np.ndarray, hole: np.ndarray, job: _Job, sl: tuple[slice, slice]
+    ) -> torch.Tensor:
         """The texture stage: refine the coarse fill of one window before the composite (off: unchanged)."""
-        if result.options.texture == "off":
+        options = job.result.options
+        if options.texture == "off":
             return coarse
         from gmcnn.inpainting.texture import synthesize  # pypatchmatch only when the stage runs
 
         start = time.perf_counter()
-        out = synthesize(coarse, rgb, hole, mode=result.options.texture)
-        result.timings["texture"] = result.timings.get("texture", 0.0) + (time.perf_counter() - start)
+        out = synthesize(coarse, rgb, hole, mode=options.texture)
+        seconds = time.perf_counter() - start
+        job.result.timings["texture"] = job.result.timings.get("texture", 0.0) + seconds
+        if job.canvas is not None:
+            job.canvas.stage("completion", sl, P.tensor_to_rgb(out), seconds)
         return out
 
-    def _check_memory(self, h: int, w: int) -> None:
-        """Refuse a full-resolution fill that would not fit in this machine's free memory."""
-        cfg = self.generator.config
-        ph = max(cfg.min_size, -(-h // cfg.size_multiple) * cfg.size_multiple)  # the padded size the net sees
-        pw = max(cfg.min_size, -(-w // cfg.size_multiple) * cfg.size_multiple)
-        need = self.runner.estimate_memory_bytes(ph, pw)
-        available = _available_memory_bytes()
-        if available is not None and need > available:
-            raise UserError(
-                f"filling {w}x{h} at full resolution needs about {need / 2**30:.1f} GiB but only "
-                f"{available / 2**30:.1f} GiB is free; use strategy='crop' or 'resize' (or a smaller image)"
-            )
+
+def _paper_confidence(hole: np.ndarray) -> np.ndarray:
+    """The paper's confidence-driven weights of a hole (1 on known pixels), computed at most
+    :data:`CONFIDENCE_SIDE` px large: trust falls with the distance into the hole, propagated from its border."""
+    h, w = hole.shape
+    scale = min(1.0, CONFIDENCE_SIDE / max(h, w))
+    small = P.resize_mask(hole, (max(1, round(h * scale)), max(1, round(w * scale))))
+    mask = P.mask_to_tensor(small)
+    size = max(3, 2 * round(32 * scale) + 1)  # the paper's 65-px window, at this scale
+    # reflect padding (the official PyTorch layer): the image's own border is not a reason for doubt
+    weights = confidence_weights(mask, size=size, padding="reflect") + (1.0 - mask)  # (1, 1, h', w'): 1 = known
+    weights = F.interpolate(weights, size=(h, w), mode="bilinear", align_corners=False)[0, 0]
+    return np.where(hole, weights.clamp(0.0, 1.0).numpy(), 1.0).astype(np.float32)
 
 
 @dataclass
@@ -310,26 +334,8 @@ class _Job:
     plan: FillPlan
     result: FillResult
     start: float
+    canvas: ExplainCanvas | None = None  # set when the fill explains itself
     coarse: torch.Tensor | None = None  # the only window's prediction, when fill_batch ran it
-
-
-class _NetInput(NamedTuple):
-    """A window as the network takes it: padded ``(1,3,H,W)`` image and ``(1,1,H,W)`` mask, and the padding."""
-
-    image: torch.Tensor
-    mask: torch.Tensor
-    pads: tuple[int, int, int, int]
-
-
-def _available_memory_bytes() -> int | None:
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 def inpaint(image: Image.Image | np.ndarray, mask: Any, **options: Any) -> Image.Image | np.ndarray:

@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from gmcnn.errors import UserError
+from gmcnn.inpainting import image as P
+
 
 @dataclass(frozen=True)
 class Box:
@@ -147,6 +150,25 @@ class FillPlan:
                 for b in self.windows
             ],
         }  # fmt: skip
+
+
+def fill_regions(user: P.UserImage, mask: Any, *, grow: int, feather: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where a fill writes: the bool hole grown by ``grow`` px, and the float32 blend weight (1 in the hole,
+    falling off over ``feather`` px outside it, 0 elsewhere).
+
+    Raises:
+        UserError: the mask does not fit the image, or covers all of it (nothing left to fill from).
+    """
+    hole = P.normalize_mask(mask, user.size)
+    hole = P.grow_mask(hole, grow) if grow else hole
+    if hole.all():
+        grown = f" after growing it by {grow} px" if grow else ""
+        raise UserError(
+            f"the mask covers the whole image{grown}: there is nothing left to fill from; "
+            "paint only what should be replaced"
+        )
+    weight = P.feather_weights(hole, feather) if feather else hole.astype(np.float32)
+    return hole, weight
 
 
 def plan_fill(region: np.ndarray, *, strategy: str, process_size: int, margin: float, min_side: int) -> FillPlan:

@@ -9,9 +9,11 @@
   conv to one channel; the score is ``sum(map * m) / sum(m)`` with ``m`` the mask area-pooled to the map's size,
   so only patches that overlap the hole count. It also sees the mask as a fourth input channel.
 
-:class:`Discriminator` holds both critics and is called **once** per critic update on the concatenation of
-real, fake (and interpolated) images: a DDP-wrapped module called twice before one backward breaks its buffer
-synchronisation (spectral norm's ``u``). Images are ``(B, 3, H, W)`` in [-1, 1], masks ``(B, 1, H, W)`` 1 = hole,
+:class:`Discriminator` holds both critics. A critic update calls it once on the concatenation of real, fake (and
+interpolated) images, or once per batch in the official order (``TrainConfig.critic_calls``); several calls
+before one backward are safe because both spectral-norm forms keep the ``u`` a backward needs valid (torch's
+clones it, :class:`OfficialSpectralNorm` writes through ``.data`` as the official code does), and DDP's buffer
+broadcast writes the same way. Images are ``(B, 3, H, W)`` in [-1, 1], masks ``(B, 1, H, W)`` 1 = hole,
 bboxes int64 ``(B, 4)`` = (top, left, height, width).
 """
 
@@ -107,6 +109,11 @@ class OfficialSpectralNorm(nn.Module):
     weight used is ``W / sigma``. ``torch.nn.utils.parametrizations.spectral_norm`` runs the opposite order
     (``u`` from ``v`` first) and 15 warm-up iterations at creation, which moves critic scores by about 1e-2 after
     one step. ``u`` and ``v`` start as normalised N(0, 1) vectors, as in the official code.
+
+    The official code writes them with ``u.data = ...``, which autograd does not see: the backward of every call
+    made since then uses the *latest* ``u`` and ``v``. We write through ``.data`` too, for the same gradients when
+    the critic runs twice before one backward (``TrainConfig.critic_calls = "separate"``, the official D step);
+    an ordinary in-place write would make that backward fail on a modified saved tensor.
     """
 
     def __init__(self, weight: torch.Tensor) -> None:
@@ -121,8 +128,8 @@ class OfficialSpectralNorm(nn.Module):
         u, v = self.get_buffer("u"), self.get_buffer("v")
         if self.training:
             with torch.no_grad():
-                v.copy_(_l2normalize(mat.t().mv(u)))
-                u.copy_(_l2normalize(mat.mv(v)))
+                v.data.copy_(_l2normalize(mat.t().mv(u)))
+                u.data.copy_(_l2normalize(mat.mv(v)))
         sigma = torch.dot(u, mat.mv(v))
         return weight / sigma
 

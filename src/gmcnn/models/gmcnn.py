@@ -18,13 +18,14 @@ image to fit; calling the module directly with other sizes raises a ``ValueError
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gmcnn.models.base import Generator, GeneratorConfig, count_parameters
 from gmcnn.models.fill import smooth_fill
 from gmcnn.models.init import official_init_
 
@@ -32,7 +33,7 @@ FILLS = ("zeros", "smooth")
 
 
 @dataclass(frozen=True)
-class GMCNNConfig:
+class GMCNNConfig(GeneratorConfig):
     """Architecture of a GMCNN generator. Saved as JSON beside every exported generator.
 
     Attributes:
@@ -47,14 +48,14 @@ class GMCNNConfig:
             (same layers and state-dict keys; the embedded CPU model uses it because it learns far faster).
     """
 
-    cnum: int = 32
+    ARCHITECTURE: ClassVar[str] = "gmcnn"
+
     in_channels: int = 4
     pad_mode: str = "reflect"
     fill: str = "zeros"
 
     def __post_init__(self) -> None:
-        if self.cnum < 2 or self.cnum % 2:
-            raise ValueError(f"cnum must be an even integer >= 2, got {self.cnum}")
+        super().__post_init__()
         if self.in_channels != 4:
             raise ValueError(f"in_channels must be 4 (RGB + mask), got {self.in_channels}")
         if self.pad_mode not in ("reflect", "zeros"):
@@ -63,29 +64,12 @@ class GMCNNConfig:
             raise ValueError(f"fill must be one of {FILLS}, got {self.fill!r}")
 
     @property
-    def size_multiple(self) -> int:
-        """Height and width must be multiples of this (two stride-2 convolutions)."""
-        return 4
-
-    @property
     def min_size(self) -> int:
         """Smallest height/width the network accepts (reflection pads must be smaller than the map)."""
         if self.pad_mode == "zeros":
             return self.size_multiple
         largest_pad = 16 * (7 - 1) // 2  # rate-16 dilated 7x7 conv at 1/4 resolution
         return self.size_multiple * (largest_pad + 1)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GMCNNConfig:
-        """Rebuild from JSON; unknown keys are an error (a config from a newer or foreign format)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown GMCNNConfig keys {unknown}; valid keys are {sorted(known)}")
-        return cls(**data)
 
 
 class Upsample(nn.Module):
@@ -129,12 +113,14 @@ def _trunk(cin: int, cnum: int, k: int) -> list[nn.Module]:
     ]
 
 
-class GMCNN(nn.Module):
+class GMCNN(Generator):
     """Three-column generator: 7x7 / 5x5 / 3x3 columns fused by two 3x3 convs.
 
     Args:
         config: architecture; defaults to the official model (cnum 32).
     """
+
+    config: GMCNNConfig
 
     def __init__(self, config: GMCNNConfig | None = None) -> None:
         super().__init__()
@@ -175,10 +161,6 @@ class GMCNN(nn.Module):
                 x = layer(x)
         return x
 
-    def check_size(self, height: int, width: int) -> None:
-        """Raise a ``ValueError`` naming the contract when (height, width) cannot go through the network."""
-        check_input_size("GMCNN", self.config, height, width)
-
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Predict every pixel.
 
@@ -192,17 +174,6 @@ class GMCNN(nn.Module):
         self.check_size(image.shape[-2], image.shape[-1])
         x, base = network_input(self.config, image, mask)  # (B, 4, H, W)
         return self._predict(x, base)
-
-    def correct(self, base: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """A ``fill="smooth"`` network run on a hole that something else already filled: ``base`` + correction.
-
-        The guided-variant experiment (``scripts/guided``) trains the same layers on the texture stage's fill
-        instead of the push-pull pre-fill; ``base`` is ``(B, 3, H, W)`` in [-1, 1] with the hole filled.
-        """
-        if self.config.fill != "smooth":
-            raise ValueError(f"correct() needs a fill='smooth' network (a correction), not fill={self.config.fill!r}")
-        self.check_size(base.shape[-2], base.shape[-1])
-        return self._predict(torch.cat([base, mask], dim=1), base)
 
     def _predict(self, x: torch.Tensor, base: torch.Tensor | None) -> torch.Tensor:
         x1 = self._column(self.EB1, x)  # (B, 4c, H, W)
@@ -237,16 +208,6 @@ class GMCNN(nn.Module):
         return total
 
 
-def check_input_size(network: str, config: Any, height: int, width: int) -> None:
-    """The size contract of both generators (``config.size_multiple`` / ``min_size``), as a ``ValueError``."""
-    m, lo = config.size_multiple, config.min_size
-    if height % m or width % m or height < lo or width < lo:
-        raise ValueError(
-            f"{network} input must be at least {lo}x{lo} with height and width multiples of {m}, got "
-            f"{height}x{width} (gmcnn.Inpainter pads any size for you)"
-        )
-
-
 def network_input(
     config: GMCNNConfig, image: torch.Tensor, mask: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -264,17 +225,11 @@ def network_output(out: torch.Tensor, base: torch.Tensor | None) -> torch.Tensor
     return torch.clamp(out, -1.0, 1.0)
 
 
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
 __all__ = [
     "FILLS",
     "GMCNN",
     "GMCNNConfig",
     "Upsample",
-    "check_input_size",
     "count_parameters",
     "network_input",
     "network_output",

@@ -23,14 +23,14 @@ Weights are OIHW here; TF stores kernels HWIO.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gmcnn.models.gmcnn import check_input_size
+from gmcnn.models.base import Generator, GeneratorConfig
 from gmcnn.models.init import official_init_
 
 ARCHITECTURE = "gmcnn_tf"
@@ -38,7 +38,7 @@ SCOPE = "inpaint_net"
 
 
 @dataclass(frozen=True)
-class GMCNNTFConfig:
+class GMCNNTFConfig(GeneratorConfig):
     """Architecture of the TensorFlow-release generator.
 
     Attributes:
@@ -46,15 +46,7 @@ class GMCNNTFConfig:
             CelebA-HQ 256; 64 for the CelebA-HQ 512 models. Above 32 the extra rate-32 layers are present.
     """
 
-    cnum: int = 32
-
-    def __post_init__(self) -> None:
-        if self.cnum < 2 or self.cnum % 2:
-            raise ValueError(f"cnum must be an even integer >= 2, got {self.cnum}")
-
-    @property
-    def architecture(self) -> str:
-        return ARCHITECTURE
+    ARCHITECTURE: ClassVar[str] = ARCHITECTURE
 
     @property
     def in_channels(self) -> int:
@@ -63,38 +55,13 @@ class GMCNNTFConfig:
 
     @property
     def channel_order(self) -> str:
+        """The official code reads images with OpenCV: the network was trained on BGR."""
         return "BGR"
 
     @property
     def rate32(self) -> bool:
         """The official graph adds ``conv11_atrous`` (dilation 32) to each column when ``cnum > 32``."""
         return self.cnum > 32
-
-    @property
-    def size_multiple(self) -> int:
-        """The official test script crops inputs to multiples of 4 (two stride-2 convs)."""
-        return 4
-
-    @property
-    def min_size(self) -> int:
-        """Zero padding works at any size; 4 is one pixel at 1/4 resolution."""
-        return 4
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GMCNNTFConfig:
-        """Rebuild from JSON; unknown keys are an error (``architecture`` is accepted and checked)."""
-        data = dict(data)
-        arch = data.pop("architecture", ARCHITECTURE)
-        if arch != ARCHITECTURE:
-            raise ValueError(f"config is for architecture {arch!r}, not {ARCHITECTURE!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown GMCNNTFConfig keys {unknown}; valid keys are {sorted(known)}")
-        return cls(**data)
 
 
 class Conv(NamedTuple):
@@ -225,12 +192,14 @@ def tf_input(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.cat([image * (1 - mask), ones, ones * mask], dim=1)
 
 
-class GMCNNTF(nn.Module):
+class GMCNNTF(Generator):
     """The TensorFlow-release GMCNN (see the module docstring for how it differs from :class:`GMCNN`).
 
     Args:
         config: architecture; defaults to cnum 32 (Places2, Paris StreetView, CelebA-HQ 256).
     """
+
+    config: GMCNNTFConfig
 
     def __init__(self, config: GMCNNTFConfig | None = None) -> None:
         super().__init__()
@@ -258,10 +227,6 @@ class GMCNNTF(nn.Module):
         module = getattr(self, name)
         assert isinstance(module, nn.Conv2d)
         return module
-
-    def check_size(self, height: int, width: int) -> None:
-        """Raise a ``ValueError`` naming the contract when (height, width) cannot go through the network."""
-        check_input_size("GMCNNTF", self.config, height, width)
 
     def _column(self, ops: list[Conv | Resize], x: torch.Tensor, full: tuple[int, int]) -> torch.Tensor:
         for op in ops:

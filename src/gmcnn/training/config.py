@@ -15,6 +15,8 @@ from typing import Any
 
 from gmcnn.errors import UserError
 
+CRITIC_CALLS = ("concat", "separate")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -68,6 +70,10 @@ class TrainConfig:
     adv_weight: float = 0.001
     gan_loss: str = "wgan_gp"  # "wgan_gp" or "hinge"
     gp_weight: float = 10.0
+    # How a critic update calls the critics: "concat" (once, on cat([real, fake(, interpolates)]): one spectral-norm
+    # power iteration per update) or "separate" (fake, then real, then the interpolates: the official PyTorch
+    # forward_D, whose power iteration advances once per call). Both are DDP-safe (gmcnn.training.train).
+    critic_calls: str = "concat"
     # --- optimisation
     lr: float = 1e-4
     d_lr: float = 1e-4
@@ -110,6 +116,7 @@ class TrainConfig:
             "hole_loss": HOLE_LOSSES,
             "local_critic": ("crop", "patch"),
             "gan_loss": ("wgan_gp", "hinge"),
+            "critic_calls": CRITIC_CALLS,
             "conf_kernel": KERNELS,
             "conf_padding": PADDINGS,
             "sn_order": SN_ORDERS,
@@ -257,4 +264,4 @@ def resolve_config(preset: str | None, overrides: dict[str, Any], *, base: Train
     return TrainConfig.from_dict(values)
 
 
-__all__ = ["TrainConfig", "coerce", "load_preset", "parse_overrides", "preset_names", "resolve_config"]
+__all__ = ["CRITIC_CALLS", "TrainConfig", "coerce", "load_preset", "parse_overrides", "preset_names", "resolve_config"]

@@ -4,7 +4,8 @@
 x ``known_weight``); with ``patch_mrf_weight > 0`` the VGG-free patch ID-MRF of :mod:`gmcnn.losses.patch_mrf` on
 the composite's hole (both stages); given a VGG it adds ID-MRF on the hole's bbox crop of the completed image vs.
 the ground truth, and given a critic the adversarial term. ``discriminator_step`` scores real, fake (and, for
-WGAN-GP, interpolated) images in **one** critic call — see :mod:`gmcnn.models.discriminator` for why.
+WGAN-GP, interpolated) images in **one** critic call by default, or in separate calls in the official PyTorch
+order (``TrainConfig.critic_calls``, :func:`critic_scores`).
 
 A batch is ``(image (B,3,H,W) in [-1,1], mask (B,1,H,W) 1=hole, bbox (B,4))``.
 """
@@ -128,32 +129,51 @@ def generator_step(
     return loss, logs
 
 
+def critic_scores(
+    critic: nn.Module, parts: list[torch.Tensor], mask: torch.Tensor, bbox: torch.Tensor, *, calls: str
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(global, local)`` scores of each image batch in ``parts`` = [real, fake, (interpolates)].
+
+    ``calls="concat"`` scores them in one critic call on their concatenation; ``"separate"`` calls the critic on
+    each in the official PyTorch order (fake, then real, then the interpolates). Without spectral norm the two
+    give the same scores; with it, every training-mode call advances the power iteration, so the official
+    D loss needs one call per batch.
+    """
+    n = parts[0].shape[0]
+    if calls == "concat":
+        k = len(parts)
+        score_global, score_local = critic(torch.cat(parts), mask.repeat(k, 1, 1, 1), bbox.repeat(k, 1))
+        return list(zip(score_global.split(n), score_local.split(n), strict=True))
+    order = [1, 0, *range(2, len(parts))]
+    scores = {i: critic(parts[i], mask, bbox) for i in order}
+    return [scores[i] for i in range(len(parts))]
+
+
 def discriminator_step(
     critic: nn.Module, generator: nn.Module, batch: Sample, cfg: TrainConfig
 ) -> tuple[torch.Tensor, Logs]:
     """Critic loss for one batch (global + local; WGAN-GP with the hole-restricted penalty, or hinge).
 
     Args:
-        critic: :class:`~gmcnn.models.discriminator.Discriminator`, possibly DDP-wrapped; called once.
+        critic: :class:`~gmcnn.models.discriminator.Discriminator`, possibly DDP-wrapped; called once, or once
+            per image batch with ``cfg.critic_calls == "separate"``.
         generator: the *unwrapped* generator (run without gradients).
         batch: image, mask, bbox on the training device.
-        cfg: ``gan_loss``, ``gp_weight``, bf16.
+        cfg: ``gan_loss``, ``gp_weight``, ``critic_calls``, bf16.
     """
     image, mask, bbox = batch
     with torch.no_grad(), autocast(image.device, cfg.bf16):
         pred = generator(image, mask)
     fake = pred.float() * mask + image * (1.0 - mask)  # the composite is what the generator will be judged on
-    n = image.shape[0]
     parts = [image, fake]
     interp = None
     if cfg.gan_loss == "wgan_gp":
-        alpha = torch.rand(n, 1, 1, 1, device=image.device)
+        alpha = torch.rand(image.shape[0], 1, 1, 1, device=image.device)
         interp = (alpha * image + (1.0 - alpha) * fake).requires_grad_(True)
         parts.append(interp)
-    k = len(parts)
-    score_global, score_local = critic(torch.cat(parts), mask.repeat(k, 1, 1, 1), bbox.repeat(k, 1))
-    g_real, g_fake, *g_interp = score_global.split(n)
-    l_real, l_fake, *l_interp = score_local.split(n)
+    (g_real, l_real), (g_fake, l_fake), *interp_scores = critic_scores(
+        critic, parts, mask, bbox, calls=cfg.critic_calls
+    )
     critic_loss = CRITIC_LOSSES[cfg.gan_loss]
     loss = critic_loss(g_real, g_fake) + critic_loss(l_real, l_fake)
     logs = {
@@ -161,11 +181,12 @@ def discriminator_step(
         "d_local_gap": (l_real.mean() - l_fake.mean()).item(),
     }
     if interp is not None:
-        gp = gradient_penalty(g_interp[0], interp, mask) + gradient_penalty(l_interp[0], interp, mask)
+        g_interp, l_interp = interp_scores[0]
+        gp = gradient_penalty(g_interp, interp, mask) + gradient_penalty(l_interp, interp, mask)
         loss = loss + cfg.gp_weight * gp
         logs["gp"] = gp.item()
     logs["d_loss"] = loss.item()
     return loss, logs
 
 
-__all__ = ["autocast", "discriminator_step", "frozen", "generator_step", "hole_loss"]
+__all__ = ["autocast", "critic_scores", "discriminator_step", "frozen", "generator_step", "hole_loss"]

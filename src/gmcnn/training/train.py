@@ -370,7 +370,10 @@ def prepare_models(
         ema = copy.deepcopy(generator).eval().requires_grad_(False)
         if state is not None and "generator_ema" in state:
             ema.load_state_dict(state["generator_ema"])
-    # DDP: gradients of G and D are averaged across ranks; steps use the unwrapped modules where noted.
+    # DDP: gradients of G and D are averaged across ranks; steps use the unwrapped modules where noted. The critic
+    # keeps broadcast_buffers on: DDP writes rank 0's spectral-norm vectors before every call without bumping
+    # autograd's version counters, so critic_calls="separate" (three calls before one backward) works as is and
+    # every rank scores with rank 0's vectors (tests/test_ddp.py runs both D-step forms on 2 gloo processes).
     g_train: torch.nn.Module = DDP(generator) if info.distributed else generator
     d_train: torch.nn.Module = DDP(critic) if info.distributed else critic
     return Models(generator, critic, vgg, ema, opt_g, opt_d, g_train, d_train), step, batches_seen

@@ -157,6 +157,7 @@ async def inpaint(
     grow: Annotated[int, _form("grow")] = OPTIONS["grow"]["default"],
     feather: Annotated[int, _form("feather")] = OPTIONS["feather"]["default"],
     margin: Annotated[float | None, _form("margin")] = None,
+    detail: Annotated[float, _form("detail")] = OPTIONS["detail"]["default"],
     texture: Annotated[str, _form("texture")] = OPTIONS["texture"]["default"],
     output: Annotated[str, Form(description="'same' = the upload's format, 'png' = lossless PNG")] = "same",
     job: Annotated[
@@ -171,7 +172,8 @@ async def inpaint(
     tracked = state.jobs.start(job) if job else None
     try:
         options = FillOptions.from_kwargs(
-            strategy=strategy, process_size=process_size, grow=grow, feather=feather, margin=margin, texture=texture
+            strategy=strategy, process_size=process_size, grow=grow, feather=feather, margin=margin, detail=detail,
+            texture=texture,
         )
     except UserError as exc:
         raise ApiError(422, str(exc)) from None
@@ -339,15 +341,14 @@ def _mask_png(data: bytes, max_pixels: int) -> bytes:
 
 # ------------------------------------------------------------------------------------------------ facts, page
 def model_summary(inpainter: Inpainter) -> dict[str, Any]:
-    """Name, width and training facts of the loaded model, from its export metadata."""
-    meta = inpainter.meta
-    training = meta.get("training") or {}
+    """Name, width and training facts of the loaded model, from its contract."""
+    contract = inpainter.contract
     return {
         "name": inpainter.name,
-        "cnum": (meta.get("config") or {}).get("cnum"),
-        "contract": inpainter.contract.to_dict(),
-        # image_size falls back to the Inpainter's assumption (256) so the page can always size its warning.
-        "training": {"image_size": inpainter.train_size, "mask_type": training.get("mask_type")},
+        "cnum": inpainter.generator.config.cnum,
+        "contract": contract.to_dict(),
+        # image_size falls back to the contract's assumption (256) so the page can always size its warning.
+        "training": {"image_size": contract.trained_size, "mask_type": contract.mask_type or None},
     }
 
 

@@ -1,11 +1,10 @@
-"""Weights: the export format, the typed contract, the registry of known weights, the official loaders,
-the model factory, and :func:`load_weights` (name or path -> generator + contract).
+"""Weights: the export format, the typed contract, the registry of known weights, the official loaders and
+ :func:`load_weights` (name or path -> generator + contract).
 
 The embedded default model's files live in ``default/`` beside these modules (package data).
 """
 
 from gmcnn.weights.contract import Contract
-from gmcnn.weights.factory import create_model, register_architecture
 from gmcnn.weights.loader import Weights, load_weights
 from gmcnn.weights.registry import WeightsEntry, get, names, register
 
@@ -13,10 +12,8 @@ __all__ = [
     "Contract",
     "Weights",
     "WeightsEntry",
-    "create_model",
     "get",
     "load_weights",
     "names",
     "register",
-    "register_architecture",
 ]

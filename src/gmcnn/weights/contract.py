@@ -3,7 +3,8 @@
 Like timm's ``PretrainedCfg`` or torchvision's ``Weights`` metadata, every generator — embedded, exported by
 training, or an official release — carries one :class:`Contract`. Exports store it split in two JSON
 objects for compatibility with version-1 files (``"contract"``: how to feed; ``"training"``: what it saw);
-:meth:`Contract.from_meta` reads both, :meth:`Contract.to_dict` gives the one flat form the API shows.
+:meth:`Contract.to_meta` writes both, :meth:`Contract.from_meta` reads both, :meth:`Contract.to_dict` gives the
+one flat form the API shows. This module is the only place that knows that layout.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ class Contract:
         min_size: smallest height / width the network accepts.
         trained_size: image side it was trained at (the scale holes look natural at; 256 if unknown).
         dataset: what it was trained on (free text; ``""`` if unknown).
+        process_size: the longest side it fills at by default (``FillOptions.process_size=None``): 512, or the
+            size a release was made to run at (680 for the Places2 512x680 release, whose official test
+            pipeline runs a 512x680 photo whole).
     """
 
     value_range: tuple[float, float] = (-1.0, 1.0)
@@ -36,6 +40,7 @@ class Contract:
     min_size: int = 4
     trained_size: int = 256
     dataset: str = ""
+    process_size: int = 512
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able flat form (``value_range`` as a list)."""
@@ -46,7 +51,13 @@ class Contract:
     def feeding(self) -> dict[str, Any]:
         """The export file's ``"contract"`` object: how to feed the weights."""
         d = self.to_dict()
-        return {k: d[k] for k in ("value_range", "channel_order", "mask_polarity", "size_multiple", "min_size")}
+        keys = ("value_range", "channel_order", "mask_polarity", "size_multiple", "min_size", "process_size")
+        return {k: d[k] for k in keys}
+
+    def to_meta(self) -> dict[str, Any]:
+        """The export JSON's two-object form: ``{"contract": how to feed, "training": what it saw}``."""
+        training = {"image_size": self.trained_size, "mask_type": self.mask_type, "data": self.dataset}
+        return {"contract": self.feeding(), "training": {k: v for k, v in training.items() if v}}
 
     @classmethod
     def for_config(cls, config: Any, **facts: Any) -> Contract:

@@ -5,7 +5,7 @@ An *export* is a directory (or a ``.safetensors`` file with a sibling ``.json``)
 * ``generator.safetensors`` — the generator ``state_dict`` (official key names, float32);
 * ``generator.json`` — ``{"format": "gmcnn-generator", "version": 1, "architecture": "gmcnn",
   "config": {...}, "contract": {...}, "training": {...}, "sha256": <of the safetensors file>}``
-  (``architecture`` names the :mod:`gmcnn.weights.factory` entry; absent means ``"gmcnn"``).
+  (``architecture`` names the :mod:`gmcnn.models.registry` entry; absent means ``"gmcnn"``).
 
 The *contract* says how to feed the weights (value range [-1, 1], RGB, mask polarity 1 = hole, size
 multiple, minimum size) and what they were trained on (image size, mask type), like torchvision's
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,10 @@ from safetensors.torch import load_file, save_file
 
 from gmcnn.errors import UserError
 from gmcnn.files import atomic_write, sha256_file
-from gmcnn.models.gmcnn import GMCNN
-from gmcnn.models.gmcnn_tf import GMCNNTF
+from gmcnn.models.base import Generator
+from gmcnn.models.registry import DEFAULT_ARCHITECTURE, architecture_of, create_model
 from gmcnn.models.state_dict import load_state_strict, strip_wrappers
 from gmcnn.weights.contract import Contract
-from gmcnn.weights.factory import DEFAULT_ARCHITECTURE, architecture_of, create_model
 
 EXPORT_FORMAT = "gmcnn-generator"
 EXPORT_VERSION = 1
@@ -40,7 +38,7 @@ CONFIG_NAME = "generator.json"
 
 
 def export_generator(
-    generator: GMCNN | GMCNNTF,
+    generator: Generator,
     directory: str | os.PathLike[str],
     *,
     training: Mapping[str, Any] | None = None,
@@ -60,7 +58,7 @@ def export_generator(
     meta = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
-        "architecture": architecture_of(generator),
+        "architecture": architecture_of(generator).name,
         "config": generator.config.to_dict(),
         "contract": Contract.for_config(generator.config).feeding(),
         "training": dict(training or {}),
@@ -92,7 +90,7 @@ def read_export_meta(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]
     return weights, meta
 
 
-def load_generator(path: str | os.PathLike[str], *, verify: bool = True) -> tuple[GMCNN, dict[str, Any]]:
+def load_generator(path: str | os.PathLike[str], *, verify: bool = True) -> tuple[Generator, dict[str, Any]]:
     """Load an export written by :func:`export_generator`; returns (generator in eval mode, metadata).
 
     Raises:
@@ -102,7 +100,7 @@ def load_generator(path: str | os.PathLike[str], *, verify: bool = True) -> tupl
     weights, meta = read_export_meta(path)
     if verify and meta.get("sha256") and sha256_file(weights) != meta["sha256"]:
         raise UserError(f"{weights} does not match the sha256 recorded in its JSON: the file is damaged or changed")
-    generator = typing.cast(GMCNN, create_model(meta.get("architecture", DEFAULT_ARCHITECTURE), meta["config"]))
+    generator = create_model(meta.get("architecture", DEFAULT_ARCHITECTURE), meta["config"])
     try:
         state = load_file(str(weights))
     except Exception as exc:  # safetensors raises its own error types for damaged headers

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gmcnn.errors import UserError
+from gmcnn.models.base import Generator
 from gmcnn.weights import registry
 from gmcnn.weights.contract import Contract
 from gmcnn.weights.format import CONFIG_NAME, load_generator
@@ -34,7 +35,7 @@ class Weights:
         name: a display name (the registry name, the file name or the path).
     """
 
-    generator: Any  # GMCNN or GMCNNTF (see gmcnn.weights.factory)
+    generator: Generator
     contract: Contract
     meta: dict[str, Any]
     name: str
@@ -67,7 +68,7 @@ def load_weights(name_or_path: str | os.PathLike[str]) -> Weights:
             contract = release.contract
         else:
             contract = Contract.for_config(generator.config, trained_size=256)
-        meta = {"config": generator.config.to_dict(), **contract_meta(contract)}
+        meta = {"config": generator.config.to_dict(), **contract.to_meta()}
         return Weights(generator, contract, meta, path.name)
     if path.is_dir() and not (path / CONFIG_NAME).is_file() and (path / "export" / CONFIG_NAME).is_file():
         path = path / "export"  # a training run directory: its latest export
@@ -90,16 +91,10 @@ def _from_tf(path: Path) -> Weights:
     generator, info = load_official_tf(path)
     entry = registry.match_tf_release(Path(info["prefix"]), generator.config.cnum)
     contract = entry.contract if entry and entry.contract else Contract.for_config(generator.config)
-    meta = {"architecture": "gmcnn_tf", "config": generator.config.to_dict(), **contract_meta(contract), "source": info}
+    meta = {"architecture": "gmcnn_tf", "config": generator.config.to_dict(), **contract.to_meta(), "source": info}
     return Weights(generator, contract, meta, entry.name if entry else str(path))
 
 
 def _from_export(path: Path, name: str) -> Weights:
     generator, meta = load_generator(path)
     return Weights(generator, Contract.from_meta(meta, config=generator.config), meta, name)
-
-
-def contract_meta(contract: Contract) -> dict[str, Any]:
-    """A contract in the export JSON's two-object form (``"contract"`` + ``"training"``)."""
-    training = {"image_size": contract.trained_size, "mask_type": contract.mask_type, "data": contract.dataset}
-    return {"contract": contract.feeding(), "training": {k: v for k, v in training.items() if v}}

@@ -12,7 +12,6 @@ checkpoints are read by :mod:`gmcnn.weights.official_tf` into :class:`gmcnn.mode
 from __future__ import annotations
 
 import os
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,9 @@ from typing import Any
 import torch
 
 from gmcnn.errors import UserError
-from gmcnn.models.gmcnn import GMCNN
+from gmcnn.models.base import Generator
+from gmcnn.models.registry import create_model
 from gmcnn.models.state_dict import load_state_strict, strip_wrappers
-from gmcnn.weights.factory import create_model
 
 _NESTED_KEYS = ("netGM", "netG", "generator", "state_dict", "model")
 
@@ -42,7 +41,7 @@ def official_to_ours(state: Mapping[str, Any]) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def load_official(path: str | os.PathLike[str]) -> GMCNN:
+def load_official(path: str | os.PathLike[str]) -> Generator:
     """Read an official ``*_net_GM.pth`` safely and return our generator (eval mode) with its weights."""
     path = Path(path)
     if not path.is_file():
@@ -57,6 +56,6 @@ def load_official(path: str | os.PathLike[str]) -> GMCNN:
     cnum = int(state["EB1.0.weight"].shape[0])
     if state["EB1.0.weight"].shape[1] != 4:
         raise UserError(f"{path}: first conv takes {state['EB1.0.weight'].shape[1]} channels, expected 4 (RGB + mask)")
-    generator = typing.cast(GMCNN, create_model("gmcnn", {"cnum": cnum}))
+    generator = create_model("gmcnn", {"cnum": cnum})
     load_state_strict(generator, state, source=str(path))
     return generator.eval()

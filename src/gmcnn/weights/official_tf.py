@@ -16,9 +16,12 @@ import numpy as np
 import torch
 
 from gmcnn.errors import UserError
-from gmcnn.models.gmcnn_tf import GMCNNTF, SCOPE, GMCNNTFConfig, tf_variable_name
+from gmcnn.models.base import Generator
+from gmcnn.models.gmcnn_tf import SCOPE, GMCNNTFConfig
+from gmcnn.models.registry import create_model, get_architecture
 from gmcnn.weights.tf_bundle import TensorBundle
 
+ARCHITECTURE = "gmcnn_tf"  # the registry entry of the TF-release network
 FIRST_KERNEL = f"{SCOPE}/b1conv1/kernel"
 
 
@@ -41,7 +44,7 @@ def _missing_error(bundle: TensorBundle, missing: list[str], cnum: int) -> UserE
 
 
 def state_from_bundle(bundle: TensorBundle) -> tuple[GMCNNTFConfig, dict[str, torch.Tensor]]:
-    """Read the generator's variables; returns its config and a ``state_dict`` for :class:`GMCNNTF`.
+    """Read the generator's variables; returns its config and a ``state_dict`` for the ``gmcnn_tf`` network.
 
     Raises:
         UserError: no ``inpaint_net/b1conv1/kernel`` (another network), a kernel of the wrong shape, or missing
@@ -58,8 +61,9 @@ def state_from_bundle(bundle: TensorBundle) -> tuple[GMCNNTFConfig, dict[str, to
         raise UserError(f"{bundle.prefix}: {FIRST_KERNEL} has shape {first}, expected (7, 7, 5, cnum)")
     config = GMCNNTFConfig(cnum=int(first[3]))
     with torch.device("meta"):  # shapes only
-        own = GMCNNTF(config).state_dict()
-    names = {key: tf_variable_name(key, config) for key in own}
+        own = create_model(ARCHITECTURE, config).state_dict()
+    release_key = get_architecture(ARCHITECTURE).release_key
+    names = {key: release_key(key, config) for key in own}
     missing = sorted(v for v in names.values() if v not in bundle.entries)
     if missing:
         raise _missing_error(bundle, missing, config.cnum)
@@ -74,7 +78,7 @@ def state_from_bundle(bundle: TensorBundle) -> tuple[GMCNNTFConfig, dict[str, to
     return config, state
 
 
-def load_official_tf(path: str | os.PathLike[str], *, verify: bool = True) -> tuple[GMCNNTF, dict[str, Any]]:
+def load_official_tf(path: str | os.PathLike[str], *, verify: bool = True) -> tuple[Generator, dict[str, Any]]:
     """Load a released TF checkpoint (folder, prefix or ``.index`` file) as an eval-mode :class:`GMCNNTF`.
 
     Returns:
@@ -82,7 +86,7 @@ def load_official_tf(path: str | os.PathLike[str], *, verify: bool = True) -> tu
     """
     bundle = TensorBundle(path, verify=verify)
     config, state = state_from_bundle(bundle)
-    generator = GMCNNTF(config)
+    generator = create_model(ARCHITECTURE, config)
     generator.load_state_dict(state)
     # one checkpoint variable per state_dict entry (state_from_bundle mapped them)
     info = {"prefix": str(bundle.prefix), "variables": len(state), "ignored": len(bundle.entries) - len(state)}

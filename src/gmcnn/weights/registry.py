@@ -25,7 +25,7 @@ class WeightsEntry:
         source: where a user can get the file themselves (informational, never fetched).
         contract: how the weights expect to be fed, for files that do not carry it (official releases);
             exports carry their own in their JSON.
-        architecture: :mod:`gmcnn.weights.factory` name: ``"gmcnn"`` (PyTorch layout) or ``"gmcnn_tf"`` (TF).
+        architecture: :mod:`gmcnn.models.registry` name: ``"gmcnn"`` (PyTorch layout) or ``"gmcnn_tf"`` (TF).
         cnum: the release's generator width (0 when not an official release).
         image_shape: ``(height, width)`` the release was trained / run at.
         folder: the TF release's folder name (how a checkpoint folder is recognised).
@@ -106,8 +106,9 @@ for _name, _folder, _data, _shape, _mask, _cnum in _TF_RELEASES:
             f"official TensorFlow GMCNN ({_data} {_shape[0]}x{_shape[1]}, {_mask} holes, cnum {_cnum}); download "
             f"the '{_folder}' folder yourself and pass its path",
             source=_TF_SOURCE,
+            # process_size: the official test pipeline runs a photo of the release's size whole, at full size
             contract=Contract(channel_order="BGR", size_multiple=4, min_size=4, trained_size=min(_shape),
-                              mask_type=_mask, dataset=_data),
+                              mask_type=_mask, dataset=_data, process_size=max(512, *_shape)),
             architecture="gmcnn_tf",
             cnum=_cnum,
             image_shape=_shape,

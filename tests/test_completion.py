@@ -1,0 +1,137 @@
+"""The completion stage: only the hole changes, real sources, deterministic, detail blend, odd holes and sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage import data
+
+from gmcnn.evaluation.baselines import PushPullFill, get_baseline
+from gmcnn.evaluation.realism import grad_ratio
+from gmcnn.inpainting.completion import Completion, complete
+
+
+def _start(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    return PushPullFill()(rgb, hole)
+
+
+@pytest.fixture(scope="module")
+def brick() -> tuple[np.ndarray, np.ndarray]:
+    rgb = np.ascontiguousarray(np.stack([data.brick()[100:260, 60:260]] * 3, axis=2))
+    hole = np.zeros(rgb.shape[:2], bool)
+    hole[50:110, 70:140] = True
+    return rgb, hole
+
+
+def _check(result: Completion, rgb: np.ndarray, hole: np.ndarray) -> None:
+    assert result.image.dtype == np.uint8 and result.image.shape == rgb.shape
+    np.testing.assert_array_equal(result.image[~hole], rgb[~hole])
+    assert result.confidence is not None and result.confidence.shape == hole.shape
+    assert np.all((result.confidence >= 0) & (result.confidence <= 1)) and np.all(result.confidence[~hole] == 1)
+    assert result.sources is not None and result.sources.shape == (*hole.shape, 2)
+    src = result.sources[hole]
+    used = src[:, 0] >= 0
+    assert np.all(src[used, 0] < hole.shape[0]) and np.all(src[used, 1] < hole.shape[1])
+    assert not hole[src[used, 0], src[used, 1]].any(), "a source is a hole pixel"
+    assert np.all(result.sources[~hole] == -1)
+
+
+def test_only_the_hole_changes_with_real_texture_from_known_pixels(brick):
+    rgb, hole = brick
+    given = rgb.copy()
+    given[hole] = 255  # what is under the hole must not matter
+    start = _start(given, hole)
+    result = complete(given, hole, start)
+    _check(result, given, hole)
+    assert (result.sources[hole] >= 0).all()
+    smooth = np.where(hole[..., None], start, rgb)
+    assert grad_ratio(smooth, rgb, hole) < 0.3 < grad_ratio(result.image, rgb, hole)
+
+
+def test_without_the_seam_blend_each_hole_pixel_is_its_sources_colour(brick):
+    rgb, hole = brick
+    result = complete(rgb, hole, _start(rgb, hole), seam=False)
+    src = result.sources[hole]
+    np.testing.assert_array_equal(result.image[hole], rgb[src[:, 0], src[:, 1]])
+
+
+def test_deterministic_for_a_seed(brick):
+    rgb, hole = brick
+    start = _start(rgb, hole)
+    a, b = complete(rgb, hole, start, seed=3), complete(rgb, hole, start, seed=3)
+    np.testing.assert_array_equal(a.image, b.image)
+    np.testing.assert_array_equal(a.sources, b.sources)
+    assert not np.array_equal(a.sources, complete(rgb, hole, start, seed=4).sources)
+
+
+def test_detail_zero_is_the_start_and_detail_blends(brick):
+    rgb, hole = brick
+    start = _start(rgb, hole)
+    np.testing.assert_array_equal(complete(rgb, hole, start, detail=0.0).image, np.where(hole[..., None], start, rgb))
+    full = complete(rgb, hole, start).image.astype(float)
+    half = complete(rgb, hole, start, detail=0.5).image.astype(float)
+    np.testing.assert_allclose(half[hole], (full[hole] + start[hole]) / 2, atol=1.0)
+
+
+def test_the_seam_blend_removes_a_brightness_step_at_the_border():
+    # A sky whose top half is darker: patches copied from the top into a hole lower down would leave a step.
+    y = np.linspace(60, 200, 160)[:, None, None]
+    rgb = np.broadcast_to(y + np.zeros((160, 160, 3)), (160, 160, 3)).round().astype(np.uint8).copy()
+    rgb = np.clip(rgb + np.random.default_rng(0).normal(0, 3, rgb.shape), 0, 255).astype(np.uint8)
+    hole = np.zeros((160, 160), bool)
+    hole[60:120, 50:110] = True
+    start = _start(rgb, hole)
+
+    def step(image: np.ndarray) -> float:  # mean colour difference across the hole's left and right edges
+        i = image.astype(float)
+        return float(np.abs(i[60:120, 50] - i[60:120, 49]).mean() + np.abs(i[60:120, 109] - i[60:120, 110]).mean())
+
+    with_seam = complete(rgb, hole, start, near=0.0, guide=0.0).image
+    without = complete(rgb, hole, start, near=0.0, guide=0.0, seam=False).image
+    assert step(with_seam) < step(without)
+
+
+@pytest.mark.parametrize(
+    "shape, box",
+    [
+        ((120, 160), (slice(0, 40), slice(0, 60))),  # touches two borders
+        ((120, 160), (slice(5, 115), slice(5, 155))),  # nearly the whole image
+        ((120, 160), (slice(60, 61), slice(80, 81))),  # one pixel
+        ((6, 5), (slice(2, 4), slice(1, 3))),  # too small for a whole patch: the start stays
+        ((1, 1), (slice(0, 1), slice(0, 1))),  # nothing known
+    ],
+)
+def test_odd_holes_and_sizes(shape, box):
+    rgb = np.ascontiguousarray(data.astronaut()[: shape[0], : shape[1]])
+    hole = np.zeros(shape, bool)
+    hole[box] = True
+    result = complete(rgb, hole, _start(rgb, hole))
+    _check(result, rgb, hole)
+
+
+def test_thin_strokes():
+    rgb = np.ascontiguousarray(data.chelsea()[:200, :200])
+    hole = np.zeros((200, 200), bool)
+    for i in range(200):
+        hole[i, max(0, i - 1) : i + 2] = True  # a 3 px diagonal scratch
+        hole[50:53, i] = True
+    result = complete(rgb, hole, _start(rgb, hole))
+    _check(result, rgb, hole)
+    assert (result.sources[hole] >= 0).all()
+
+
+def test_bad_arguments_are_refused(brick):
+    rgb, hole = brick
+    start = _start(rgb, hole)
+    with pytest.raises(ValueError, match="detail"):
+        complete(rgb, hole, start, detail=1.5)
+    with pytest.raises(ValueError, match="disagree"):
+        complete(rgb, hole[:-1], start)
+    with pytest.raises(TypeError):
+        complete(rgb, hole, start, no_such_switch=1)
+
+
+def test_the_baseline_runs_the_stage_on_the_pushpull_fill(brick):
+    rgb, hole = brick
+    out = get_baseline("complete")(rgb, hole)
+    np.testing.assert_array_equal(out, complete(rgb, hole, _start(rgb, hole)).image)
