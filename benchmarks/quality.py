@@ -2,12 +2,13 @@
 
 Runs ``paper-rect``, ``center`` and ``strokes`` (fixed seed) on a folder of held-out photos (by default the
 corpus validation split built by ``gmcnn corpus build``). The full outputs (cases, every fill, per-case CSV)
-go to ``--work`` (git-ignored ``runs/``); ``summary.md``, ``results.csv`` and the first contact sheet of each
-protocol are copied to ``--out``, and ``--out/quality.md`` joins the three summaries. ``--out/realism.md``
-has one table for all protocols (hole PSNR, SSIM, pooled hole SWD, gradient ratio per method) and the
-ablation (pre-fill / + network / + texture stage / both), and ``--out/frontier.png`` plots hole PSNR against
-hole SWD for every method, one panel per protocol. ``--report`` rebuilds those two from ``--work`` without
-filling again. Usage::
+go to ``--work`` (git-ignored ``runs/``), the pictures too (contact sheets, ``frontier.png``); the text is
+copied to ``--out`` (committed): ``summary.md``, ``results.csv`` and ``pooled.csv`` per protocol, and
+``--out/quality.md`` joins the three summaries. ``--out/realism.md`` has one table for all protocols (hole PSNR,
+SSIM, pooled hole SWD, gradient ratio per method) and the ablation (pre-fill / + network / + texture stage /
+both), and ``--work/frontier.png`` plots hole PSNR against hole SWD for every method, one panel per protocol
+(``scripts/docs_pictures.py`` copies the pictures the model card shows into docs/). ``--report`` rebuilds
+those two from ``--work`` without filling again. Usage::
 
     python3 benchmarks/quality.py [--data data/corpus/val] [--num 200] [--methods default,default:texture=patch,...]
     python3 benchmarks/quality.py --smoke   # 2 crops of 2 scikit-image photos, default + telea, temp folder
@@ -29,7 +30,7 @@ from gmcnn.evaluation.evaluate import DEFAULT_METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOCOLS = ("paper-rect", "center", "strokes")
-KEPT = ("summary.md", "results.csv", "pooled.csv", "contact_sheet_1.png")
+KEPT = ("summary.md", "results.csv", "pooled.csv")  # text only: pictures stay in --work
 # (row title, method label): what each stage adds, on the same cases.
 ABLATION = (
     ("pre-fill (push-pull)", "pushpull"),
@@ -112,11 +113,11 @@ def frontier_plot(scores: dict[str, dict[str, dict[str, float]]], path: Path) ->
 
 
 def report(work: Path, out: Path) -> None:
-    """realism.md and frontier.png from the protocols' results under ``work``."""
+    """``out/realism.md`` and ``work/frontier.png`` from the protocols' results under ``work``."""
     scores = {p: protocol_scores(work / p) for p in PROTOCOLS if (work / p / "pooled.csv").is_file()}
     out.mkdir(parents=True, exist_ok=True)
     (out / "realism.md").write_text(realism_markdown(scores))
-    frontier_plot(scores, out / "frontier.png")
+    frontier_plot(scores, work / "frontier.png")
     print((out / "realism.md").read_text())
 
 
@@ -129,6 +130,11 @@ def smoke_photos(folder: Path) -> Path:
     for name in ("astronaut", "coffee"):
         Image.fromarray(getattr(data, name)()).save(folder / f"{name}.png")
     return folder
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (what a reader can find), else as given."""
+    return str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
 
 
 def main() -> int:
@@ -161,7 +167,8 @@ def main() -> int:
         for name in KEPT:
             shutil.copy2(folder / name, out / protocol / name)
         summary = (folder / "summary.md").read_text().replace("# gmcnn eval:", "## Protocol", 1)
-        joined += [summary, f"![contact sheet]({protocol}/contact_sheet_1.png)", ""]
+        sheets = f"{_shown(folder)}/contact_sheet_*.png"
+        joined += [summary, f"Contact sheets: `{sheets}` (full size, not committed).", ""]
     (out / "quality.md").write_text("\n".join(joined))
     report(work, out)
     print(f"summaries in {out}")

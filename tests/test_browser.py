@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers.chromium import CHROMIUM, LAUNCH_ARGS
+from helpers.server import BackgroundServer
 from PIL import Image
 
 from gmcnn import Inpainter
 from gmcnn.web import create_app
-from gmcnn.web.background import BackgroundServer
-from gmcnn.web.chromium import CHROMIUM, LAUNCH_ARGS
 
 pytestmark = pytest.mark.slow
 

@@ -1,24 +1,34 @@
-"""Take docs/painter.png (desktop) or docs/painter-phone.png (--phone: 390x844 touch screen, pinch-zoomed).
+"""Screenshot the painter as the README shows it: desktop, or ``--phone`` (390x844 touch screen, pinch-zoomed).
 
-Usage: python3 docs/make_painter_screenshot.py PHOTO OUT.png [--model NAME_OR_PATH] [--phone]
+Usage: python3 scripts/painter_screenshot.py PHOTO OUT.png [--model NAME_OR_PATH] [--phone]
 
-The photo used for the README: /work/data/corpus/train/mate-ladybird.jpg (MATE's "ladybird" background).
-Without --model, a randomly initialised full-size GMCNN shows the page but not fill quality.
+The photo used for the README: data/corpus/train/mate-ladybird.jpg (MATE's "ladybird" background), written to
+runs/screenshots/painter.png and painter-phone.png; ``scripts/docs_pictures.py`` puts the small copies in docs/.
+Without --model, a randomly initialised full-size GMCNN shows the page but not fill quality. ``--smoke``: a
+generated photo and a tiny model, into a temp folder. Needs Chromium and Playwright (the [dev] extra).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from gmcnn import GMCNN, GMCNNConfig, Inpainter
 from gmcnn.web import create_app
-from gmcnn.web.background import BackgroundServer
-from gmcnn.web.chromium import CHROMIUM, LAUNCH_ARGS
+
+# The tests' in-process server and browser settings (not part of the package).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers.chromium import CHROMIUM, LAUNCH_ARGS  # noqa: E402
+from helpers.server import BackgroundServer  # noqa: E402
 
 
 def image_point(page: Any, size: tuple[int, int], x: float, y: float) -> tuple[float, float]:
@@ -81,12 +91,23 @@ def phone(page: Any, size: tuple[int, int]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("photo")
-    parser.add_argument("out")
-    parser.add_argument("--model")
-    parser.add_argument("--phone", action="store_true")
+    parser.add_argument("photo", nargs="?", help="the photo to paint on (2560x1600 or larger)")
+    parser.add_argument("out", nargs="?", help="the PNG to write")
+    parser.add_argument("--model", help="weights to fill with (default: an untrained full-size GMCNN)")
+    parser.add_argument("--phone", action="store_true", help="a 390x844 touch screen, pinch-zoomed")
+    parser.add_argument("--smoke", action="store_true", help="a generated photo and a tiny model, temp folder")
     args = parser.parse_args()
-    if args.model:
+    if args.smoke:
+        tmp = Path(tempfile.mkdtemp(prefix="gmcnn-smoke-"))
+        rng = np.random.default_rng(0)
+        photo = Image.fromarray(rng.integers(0, 256, (10, 16, 3), dtype=np.uint8)).resize((2560, 1600))
+        photo.save(tmp / "photo.png")
+        args.photo, args.out = str(tmp / "photo.png"), str(tmp / "painter.png")
+        torch.manual_seed(0)
+        inpainter = Inpainter.from_generator(GMCNN(GMCNNConfig(cnum=4)), device="cpu", name="smoke")
+    elif not (args.photo and args.out):
+        parser.error("give PHOTO and OUT (or --smoke)")
+    elif args.model:
         inpainter = Inpainter.from_pretrained(args.model, device="cpu")
     else:
         torch.manual_seed(0)
@@ -109,6 +130,7 @@ def main() -> None:
         time.sleep(0.5)
         page.screenshot(path=args.out)
         browser.close()
+    print("wrote", args.out)
 
 
 if __name__ == "__main__":
