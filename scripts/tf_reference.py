@@ -12,6 +12,18 @@ names (``inpaint_net/b1conv1/kernel`` ...), fills it with random weights, saves 
 inputs and output as ``.npy`` (NHWC, BGR, [-1, 1]): ``image.npy``, ``mask.npy``, ``output.npy``.
 The graph is written from the layer table in ``gmcnn.models.gmcnn_tf``'s docstring, not imported from it,
 so the check is TF's own kernels against our PyTorch re-statement. ``--smoke``: cnum 4 at 32x32 into a temp folder.
+
+With ``--photo PNG --mask PNG`` it runs the **official test pipeline** instead (``tensorflow/test.py`` +
+``GMCNNModel.evaluate``: BGR photo with the hole set to 255, ``/127.5 - 1``, hole zeroed, generator, composite,
+``(x + 1) * 127.5``, clip, RGB, truncating cast to uint8) with weights regenerated from a seed by
+``tests/helpers/release_weights.py`` (numpy only), and writes ``DIR/output.png``, ``DIR/reference.json`` and the
+checkpoint as a release folder, ``DIR/<--folder>/`` (``checkpoint`` naming a path on another machine, generator
++ critic + Adam variables)::
+
+    TF_USE_LEGACY_KERAS=1 /work/venv-tf/bin/python scripts/tf_reference.py \
+        --photo tests/fixtures/places2_parity/photo.png --mask tests/fixtures/places2_parity/mask.png --out REFS/places2
+
+(``DIR/output_float.npy`` also keeps the pipeline's values before the cast, for ``benchmarks/tf_parity.py``.)
 """
 
 from __future__ import annotations
@@ -105,12 +117,58 @@ def quantize(sess: Any, step: float) -> None:
         sess.run(var.assign(tf.round(var / step) * step))
 
 
+def official_pipeline(args: argparse.Namespace) -> None:
+    """The official test pipeline on one photo, with seeded weights; see the module docstring."""
+    import release_weights  # tests/helpers, put on the path by main()
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(args.photo).convert("RGB"))
+    hole = (np.asarray(Image.open(args.mask).convert("L")) > 127).astype(np.float32)[:, :, None]
+    h, w = rgb.shape[:2]
+    v1.disable_eager_execution()
+    image_ph = v1.placeholder(tf.float32, [1, h, w, 3])
+    mask_ph = v1.placeholder(tf.float32, [1, h, w, 1])
+    im = image_ph / 127.5 - 1  # GMCNNModel.evaluate
+    im = im * (1 - mask_ph)
+    pred = build_generator(im, mask_ph, args.cnum, {})
+    complete = pred * mask_ph + im * (1 - mask_ph)
+    levels = tf.minimum(tf.maximum(((complete + 1) * 127.5)[:, :, :, ::-1], 0), 255)  # test.py
+    out = tf.cast(levels, tf.uint8)
+    with v1.variable_scope("discriminator/dout_global_fc"):  # what a release also holds
+        v1.get_variable("kernel", [8, 1])
+    v1.get_variable("inpaint_net/b1conv1/kernel/Adam", [7, 7, 5, args.cnum])
+    folder = args.out / args.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    values = {}
+    with v1.Session() as sess:
+        for var in v1.global_variables():
+            name = var.op.name
+            values[name] = release_weights.value(name, tuple(var.shape.as_list()), seed=args.seed, gain=args.gain)
+            var.load(values[name], sess)
+        bgr = rgb[:, :, ::-1].astype(np.float32)  # cv2.imread order
+        fed = bgr * (1 - hole) + 255 * hole
+        result, before_cast = (r[0] for r in sess.run([out, levels], {image_ph: fed[None], mask_ph: hole[None]}))
+        v1.train.Saver().save(sess, str(folder / "snap-0"), write_meta_graph=False)
+    foreign = f"/data/gmcnn-release/checkpoints/{args.folder}/snap-0"  # the releases name the author's paths
+    (folder / "checkpoint").write_text(f'model_checkpoint_path: "{foreign}"\nall_model_checkpoint_paths: "{foreign}"\n')
+    Image.fromarray(result).save(args.out / "output.png")
+    np.save(args.out / "output_float.npy", before_cast)
+    generator = [(n, v) for n, v in values.items() if n.startswith("inpaint_net/") and not n.endswith("/Adam")]
+    info = {
+        "cnum": args.cnum, "size": [h, w], "seed": args.seed, "gain": args.gain, "folder": args.folder,
+        "weights_sha256": release_weights.digest(generator), "tensorflow": tf.__version__,
+        "photo": Path(args.photo).name, "mask": Path(args.mask).name,
+    }  # fmt: skip
+    (args.out / "reference.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(json.dumps(info))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cnum", type=int, default=32)
     ap.add_argument("--size", default="256x256", help="HxW of the input")
     ap.add_argument("--out", type=Path, help="output folder (required unless --smoke)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=None, help="default: 0; with --photo, release_weights.SEED")
     ap.add_argument("--quantize", type=float, default=0.0, help="round weights to multiples of this (0 = off)")
     ap.add_argument("--extra", action="store_true", help="also save non-generator variables, like the releases")
     ap.add_argument(
@@ -119,13 +177,30 @@ def main() -> None:
         help="absolute prefix to write into the 'checkpoint' file, like the "
         "releases do (they name paths on the author's machine)",
     )
+    ap.add_argument("--photo", type=Path, help="run the official test pipeline on this photo (needs --mask)")
+    ap.add_argument("--mask", type=Path, help="the hole for --photo (white = hole)")
+    ap.add_argument("--gain", type=float, default=None, help="weight scale for --photo (default: release_weights')")
+    ap.add_argument("--folder", default="places2_512x680_freeform", help="release folder name for --photo")
     ap.add_argument("--smoke", action="store_true", help="cnum 4 at 32x32, written to a temp folder")
     args = ap.parse_args()
     if args.smoke:
-        args.cnum, args.size, args.out = 4, "32x32", Path(tempfile.mkdtemp(prefix="gmcnn-smoke-"))
+        args.cnum, args.size, args.out, args.photo = 4, "32x32", Path(tempfile.mkdtemp(prefix="gmcnn-smoke-")), None
     if args.out is None:
         ap.error("--out is required")
     import_tensorflow()
+    if args.photo is not None:
+        if args.mask is None:
+            ap.error("--photo needs --mask")
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "helpers"))
+        import release_weights  # numpy only
+
+        args.gain = release_weights.GAIN if args.gain is None else args.gain
+        args.seed = release_weights.SEED if args.seed is None else args.seed
+        official_pipeline(args)
+        return
+    args.seed = 0 if args.seed is None else args.seed
     h, w = (int(s) for s in args.size.lower().split("x"))
     rng = np.random.default_rng(args.seed)
     v1.disable_eager_execution()

@@ -111,3 +111,30 @@ def test_help_lists_subcommands() -> None:
     assert proc.returncode == 0
     for name in ("inpaint", "train", "eval", "bench", "serve", "export", "convert", "corpus"):
         assert name in proc.stdout
+
+
+def test_an_output_that_is_an_input_or_the_mask_is_refused_unless_overwrite(
+    tmp_path: Path, photo: np.ndarray, tiny_export: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, mask = tmp_path / "in.png", tmp_path / "mask.png"
+    Image.fromarray(photo[:64, :80]).save(src)
+    _mask_png(mask, 64, 80)
+    (tmp_path / "link.png").hardlink_to(src)
+    (tmp_path / "alias.png").symlink_to(mask)
+    before = {p: p.read_bytes() for p in (src, mask)}
+
+    def inpaint(image: Path, out: Path, *extra: str) -> int:
+        return main(["inpaint", str(image), "-m", str(mask), "-o", str(out), "--model", str(tiny_export), *extra])
+
+    for out, what in ((src, "input image"), (mask, "mask"), (tmp_path / "link.png", "input image"),
+                      (tmp_path / "alias.png", "mask")):  # fmt: skip
+        assert inpaint(src, out) == 2
+        err = capsys.readouterr().err
+        assert f"is the {what}" in err and "--overwrite" in err, err
+    assert {p: p.read_bytes() for p in (src, mask)} == before  # nothing was written
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(photo[:64, :80]).save(folder / "a.png")
+    assert main(["inpaint", str(folder), "-m", str(mask), "-o", str(folder), "--model", str(tiny_export), "-q"]) == 2
+    assert inpaint(src, src, "--overwrite") == 0  # asked for: the input is replaced by its fill
+    assert Image.open(src).size == (80, 64) and src.read_bytes() != before[src]

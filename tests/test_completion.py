@@ -73,24 +73,6 @@ def test_detail_zero_is_the_start_and_detail_blends(brick):
     np.testing.assert_allclose(half[hole], (full[hole] + start[hole]) / 2, atol=1.0)
 
 
-def test_the_seam_blend_removes_a_brightness_step_at_the_border():
-    # A sky whose top half is darker: patches copied from the top into a hole lower down would leave a step.
-    y = np.linspace(60, 200, 160)[:, None, None]
-    rgb = np.broadcast_to(y + np.zeros((160, 160, 3)), (160, 160, 3)).round().astype(np.uint8).copy()
-    rgb = np.clip(rgb + np.random.default_rng(0).normal(0, 3, rgb.shape), 0, 255).astype(np.uint8)
-    hole = np.zeros((160, 160), bool)
-    hole[60:120, 50:110] = True
-    start = _start(rgb, hole)
-
-    def step(image: np.ndarray) -> float:  # mean colour difference across the hole's left and right edges
-        i = image.astype(float)
-        return float(np.abs(i[60:120, 50] - i[60:120, 49]).mean() + np.abs(i[60:120, 109] - i[60:120, 110]).mean())
-
-    with_seam = complete(rgb, hole, start, near=0.0, guide=0.0).image
-    without = complete(rgb, hole, start, near=0.0, guide=0.0, seam=False).image
-    assert step(with_seam) < step(without)
-
-
 @pytest.mark.parametrize(
     "shape, box",
     [

@@ -115,9 +115,9 @@ def test_bad_images_are_refused(bad: object) -> None:
         P.split_image(bad)  # type: ignore[arg-type]
 
 
-def test_sixteen_bit_images_are_refused() -> None:
-    with pytest.raises(UserError, match="8-bit"):
-        P.split_image(Image.new("I;16", (4, 4)))
+def test_float_images_are_refused_with_what_to_convert_to() -> None:
+    with pytest.raises(UserError, match="convert it to 8-bit RGB or 16-bit grey"):
+        P.split_image(Image.new("F", (4, 4)))
 
 
 @pytest.mark.parametrize("size", [(5, 9), (196, 200), (300, 17), (1, 1)])

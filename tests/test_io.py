@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from gmcnn.errors import UserError
-from gmcnn.io import decode_image, encode_image, load_image, save_image
+from gmcnn.errors import UnsupportedImage, UserError
+from gmcnn.io import decode_image, encode_image, load_image, read_header, save_image
 
 
 def _exif_rotated_jpeg(path: Path, arr: np.ndarray) -> None:
@@ -72,3 +75,56 @@ def test_unsupported_output_extension_and_jpeg_alpha(tmp_path: Path) -> None:
 def test_save_is_atomic_no_temp_files_left(tmp_path: Path) -> None:
     save_image(Image.new("RGB", (4, 4)), tmp_path / "o.png")
     assert [p.name for p in tmp_path.iterdir()] == ["o.png"]
+
+
+def test_forged_and_truncated_headers_are_refused_before_decoding() -> None:
+    from helpers.formats import forged_jpeg
+
+    with pytest.raises(UserError, match="truncated or damaged: its header says 10000x10000"):
+        read_header(forged_jpeg())  # header only: refused without decoding 100 MP
+    ihdr = struct.pack(">IIBBBBB", 9000, 9000, 8, 0, 0, 0, 0)
+    rows = zlib.compress(b"\0" * 9001 * 10)  # ten rows of 9000: a complete zlib stream, far too short
+    png = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", rows) + _chunk(b"IEND", b"")
+    with pytest.raises(UserError, match="truncated"):
+        decode_image(png)
+    flat = io.BytesIO()
+    Image.new("L", (3000, 3000), 128).save(flat, "PNG", compress_level=9)  # as compressed as PNG gets: accepted
+    assert read_header(flat.getvalue()).width == 3000
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def test_several_frames_and_wide_colour_samples_are_refused_with_what_to_do() -> None:
+    from helpers.formats import png16
+
+    pages = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(pages, "TIFF", save_all=True, append_images=[Image.new("RGB", (8, 8))])
+    with pytest.raises(UnsupportedImage, match="2 pages; .* save the page to fill as its own file"):
+        read_header(pages.getvalue())
+    with pytest.raises(UnsupportedImage, match="convert it to 8 bits per channel"):
+        read_header(png16(2, 3))
+
+
+def test_tiff_output_gets_a_clean_tag_set_with_the_descriptive_tags(tmp_path: Path) -> None:
+    source = Image.new("RGB", (16, 12), (10, 200, 30))
+    source.save(tmp_path / "in.tif", compression="tiff_lzw", dpi=(300, 300),
+                description="a scan", software="scanner 1.0")  # fmt: skip
+    like = load_image(tmp_path / "in.tif")
+    bilevel = like.convert("1")  # another mode than the source: no structure tag may follow from it
+    save_image(bilevel, tmp_path / "out.tif", like=like)
+    out = Image.open(tmp_path / "out.tif")
+    tags = out.tag_v2  # type: ignore[attr-defined]
+    assert out.mode == "1" and tags[262] == 1 and tags.get(277, 1) == 1 and tags[258] == (1,)
+    assert tags[270] == "a scan" and tags[305] == "scanner 1.0" and out.info["dpi"] == (300, 300)
+    assert out.info["compression"] == "tiff_lzw"
+
+
+def test_writers_convert_what_they_cannot_store() -> None:
+    cmyk = Image.new("CMYK", (4, 4), (0, 255, 255, 0))
+    png = Image.open(io.BytesIO(encode_image(cmyk, "PNG")))
+    assert png.mode == "RGB" and png.getpixel((0, 0)) == (255, 0, 0)  # the preview of a CMYK or LAB file
+    deep = Image.fromarray(np.full((4, 4), 257 * 9, np.uint16))
+    assert Image.open(io.BytesIO(encode_image(deep, "JPEG"))).mode == "L"
+    assert Image.open(io.BytesIO(encode_image(deep, "PNG"))).mode == "I;16"

@@ -1,15 +1,20 @@
-"""The middleware in front of every route (gmcnn.web.middleware): body size, Host, Origin, security headers."""
+"""The middleware in front of every route (gmcnn.web.middleware): body size and stalls, Host, Origin, HEAD,
+security headers, and the refusal of undeclared fields."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
 from fastapi.testclient import TestClient
-from helpers.web import assert_error, encode, hole, local, post
+from helpers.web import assert_error, encode, hole, local, post, wait_until
 
 from gmcnn import Inpainter
 from gmcnn.web import create_app
+from gmcnn.web.middleware import same_origin
 
 
 def test_too_large_upload_by_content_length(inpainter: Inpainter, picture: np.ndarray) -> None:
@@ -83,3 +88,72 @@ def test_security_headers_on_every_answer(client: TestClient, picture: np.ndarra
     for r in answers:
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"], r.url
         assert r.headers["x-content-type-options"] == "nosniff", r.url
+
+
+def test_an_origin_is_scheme_host_and_port(client: TestClient, picture: np.ndarray) -> None:
+    assert same_origin("http://127.0.0.1:8000", "http", "127.0.0.1:8000")
+    assert same_origin("http://LOCALHOST", "http", "localhost:80")
+    assert same_origin("http://[::1]:8000", "http", "[::1]:8000")
+    assert not same_origin("https://127.0.0.1:8000", "http", "127.0.0.1:8000")  # another scheme
+    assert not same_origin("http://127.0.0.1:8001", "http", "127.0.0.1:8000")  # another port
+    assert not same_origin("http://127.0.0.1", "http", "127.0.0.1:8000")  # port 80
+    assert not same_origin("http://127.0.0.1:x", "http", "127.0.0.1:8000")
+    assert not same_origin("null", "http", "127.0.0.1:8000")
+    files = {"image": ("a.png", encode(picture), "image/png"), "mask": ("m.png", encode(hole()), "image/png")}
+    r = client.post("/api/v1/inpaint", files=files, headers={"origin": "https://127.0.0.1"})
+    assert_error(r, 403, "cross-origin")
+
+
+def test_head_is_answered_wherever_get_is(client: TestClient) -> None:
+    for path in ("/", "/api/v1/health", "/docs", "/openapi.json", "/static/js/painter.js"):
+        get, head = client.get(path), client.head(path)
+        assert head.status_code == 200 == get.status_code, path
+        assert head.content == b"" and head.headers["content-length"] == get.headers["content-length"], path
+        assert head.headers["content-type"] == get.headers["content-type"], path
+    assert client.head("/api/v1/inpaint").status_code == 405  # POST only
+    assert client.head("/static/nope.js").status_code == 404
+
+
+def test_unknown_form_fields_and_query_parameters_are_refused_by_name(client: TestClient, picture: np.ndarray) -> None:
+    body = assert_error(post(client, encode(picture), encode(hole()), strenght=3), 422, "form field 'strenght'")
+    assert "grow" in body["error"] and body["detail"]["unknown"] == ["form field 'strenght'"]
+    files = {"image": ("a.png", encode(picture), "image/png"), "mask": ("m.png", encode(hole()), "image/png")}
+    assert_error(client.post("/api/v1/inpaint?grow=4", files=files), 422, "query parameter 'grow'")
+    assert_error(
+        client.post("/api/v1/check", files={"image": files["image"]}, data={"strategy": "crop"}),
+        422,
+        "form field 'strategy'",
+        "this route takes image",
+    )
+    assert_error(client.get("/api/v1/health?verbose=1"), 422, "query parameter 'verbose'")
+    assert post(client, encode(picture), encode(hole()), grow=2, texture="off").status_code == 200
+
+
+def test_a_stalled_body_gets_408_and_its_connection_closed(inpainter: Inpainter) -> None:
+    """A real server: headers promise 10,000 bytes, 100 arrive, then nothing."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(create_app(inpainter, body_timeout=1.0), host="127.0.0.1", port=0,
+                                           log_level="error"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, "the server to start")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            head = (
+                "POST /api/v1/inpaint HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10000\r\n"
+                "Content-Type: multipart/form-data; boundary=b\r\n\r\n"
+            )
+            sock.sendall(head.encode() + b"--b\r\n" + b"x" * 95)
+            start = time.monotonic()
+            answer = b""
+            while chunk := sock.recv(65536):  # until the server closes the connection
+                answer += chunk
+            waited = time.monotonic() - start
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"no part of the request body arrived for 1 s" in answer
+        assert 0.9 < waited < 10, waited
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -121,12 +121,13 @@ def test_original_refuses_what_does_not_fit(inpainter: Inpainter, monkeypatch: p
         inpainter(img, _mask(64, 64), strategy="original")
 
 
-def test_from_generator_and_unknown_names(photo: np.ndarray) -> None:
+def test_from_generator_and_unknown_names(photo: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     inp = Inpainter.from_generator(tiny_generator(), device="cpu")
     assert inp(photo[:32, :32], _mask(32, 32)).shape == (32, 32, 3)
     with pytest.raises(FileNotFoundError, match="known names"):
         Inpainter.from_pretrained("no-such-model")
-    with pytest.raises(UserError, match="not shipped"):
+    monkeypatch.setenv("GMCNN_MODELS", str(tmp_path))  # an empty models folder: the release is not downloaded
+    with pytest.raises(UserError, match="gmcnn models download official-celebahq-256-rect"):
         Inpainter.from_pretrained("official-celebahq-256-rect")
 
 

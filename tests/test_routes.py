@@ -127,10 +127,10 @@ def test_photo_as_mask_is_refused(client: TestClient, picture: np.ndarray) -> No
 
 
 def test_image_mode_the_model_cannot_fill(client: TestClient) -> None:
-    deep = Image.fromarray(np.full((96, 128), 40000, np.uint16))  # 16-bit grey
+    deep = Image.fromarray(np.full((96, 128), 0.5, np.float32))  # a float TIFF: no faithful way back
     buf = io.BytesIO()
-    deep.save(buf, "PNG")
-    assert_error(post(client, buf.getvalue(), encode(hole())), 422, "mode")
+    deep.save(buf, "TIFF")
+    assert_error(post(client, buf.getvalue(), encode(hole())), 415, "mode F", "convert")
 
 
 @pytest.mark.parametrize(
@@ -252,8 +252,8 @@ def test_check_and_preview_use_the_fill_rules(client: TestClient, picture: np.nd
     data = encode(picture)
     assert_error(check(data[: len(data) // 2]), 400, "truncated")
     deep = io.BytesIO()
-    Image.fromarray(np.full((8, 8), 40000, np.uint16)).save(deep, "PNG")
-    assert_error(check(deep.getvalue()), 422, "mode")
+    Image.fromarray(np.full((8, 8), 0.5, np.float32)).save(deep, "TIFF")
+    assert_error(check(deep.getvalue()), 415, "mode F")
 
 
 def test_mask_without_white_is_not_called_empty(client: TestClient, picture: np.ndarray) -> None:

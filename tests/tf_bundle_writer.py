@@ -36,6 +36,11 @@ def _block(entries: list[tuple[bytes, bytes]]) -> bytes:
     return body + (0).to_bytes(4, "little") + (1).to_bytes(4, "little")  # one restart point at 0
 
 
+def _trailer(block: bytes) -> bytes:
+    """A block's trailer: type 0 (uncompressed) + the masked CRC32C of the block and that type byte."""
+    return b"\0" + masked_crc(crc32c(block + b"\0")).to_bytes(4, "little")
+
+
 def write_bundle(prefix: Path, tensors: dict[str, np.ndarray]) -> None:
     """Write ``prefix.index`` + ``prefix.data-00000-of-00001`` holding ``tensors`` (cast to float32)."""
     data, entries, offset = bytearray(), [], 0
@@ -48,12 +53,12 @@ def write_bundle(prefix: Path, tensors: dict[str, np.ndarray]) -> None:
         offset += len(raw)
     header = _field(1, 1) + _field(3, _field(1, 1))  # num_shards 1, little endian (default), version 1
     block = _block([(b"", header), *entries])
-    index = bytearray(block + b"\0\0\0\0\0")  # trailer: no compression + (unchecked) crc
+    index = bytearray(block + _trailer(block))
     handle = _varint(0) + _varint(len(block))
     last_key = entries[-1][0] if entries else b""
     index_block = _block([(last_key + b"\xff", handle)])
     index_offset = len(index)
-    index += index_block + b"\0\0\0\0\0"
+    index += index_block + _trailer(index_block)
     footer = _varint(0) + _varint(0) + _varint(index_offset) + _varint(len(index_block))
     footer = footer.ljust(40, b"\0") + (0xDB4775248B80FB57).to_bytes(8, "little")
     Path(f"{prefix}.index").write_bytes(bytes(index + footer))

@@ -8,13 +8,16 @@ half-written output file.
 from __future__ import annotations
 
 import io
+import math
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL.TiffImagePlugin import ImageFileDirectory_v2
 
 from gmcnn.errors import ImageTooLarge, UnsupportedImage, UserError
 from gmcnn.files import atomic_write
@@ -85,7 +88,60 @@ def _open_header(fp: Any, name: str, max_pixels: int) -> Image.Image:
         )
     if w <= 0 or h <= 0:
         raise UserError(f"{name} is empty ({w}x{h})")
+    _check_faithful(img, name, fp)
     return img
+
+
+# Decoder raw modes that hold more than the mode Pillow gives back (16 bits per colour sample, 5-6 bit BMP
+# colours): decoding them would drop bits silently, so they are refused before any pixel is decoded.
+_LOSSY_RAWMODE_PARTS = (";16", ";15", ";12", ";32", ";64")
+# Writers keep these bit depths only when told (PNG grey below 8 bits; Pillow picks a palette's from its size).
+SOURCE_BITS = "gmcnn.bits"
+
+
+def _check_faithful(img: Image.Image, name: str, fp: Any) -> None:
+    """Refuse files gmcnn would not give back whole: several frames, samples wider than Pillow decodes, or a
+    header that promises far more pixels than the file's bytes can hold (a truncated or forged file)."""
+    fmt, (w, h) = img.format, img.size
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1:
+        what = "pages" if fmt == "TIFF" else "frames"
+        raise UnsupportedImage(
+            f"{name} is a {fmt} with {frames} {what}; gmcnn fills one image per file: save the {what[:-1]} "
+            f"to fill as its own file"
+        )
+    tile = getattr(img, "tile", None)  # the decoder's plan: (codec, box, offset, rawmode or (rawmode, ...))
+    args = tile[0][3] if tile else ""
+    rawmode = str(args[0] if isinstance(args, tuple) else args)
+    full = img.mode in ("I", "F") or img.mode.startswith("I;16")  # decoded whole (refused later if unfillable)
+    if not full and any(part in rawmode for part in _LOSSY_RAWMODE_PARTS):
+        raise UnsupportedImage(
+            f"{name} is a {fmt} with more than 8 bits per colour sample ({rawmode}); gmcnn gives back 8-bit colour "
+            f"or 16-bit grey exactly: convert it to 8 bits per channel first"
+        )
+    if fmt == "PNG" and rawmode in ("L;2", "L;4"):
+        img.info[SOURCE_BITS] = int(rawmode[-1])
+    fp.seek(0, os.SEEK_END)
+    size = fp.tell()
+    need = _min_encoded_bytes(fmt, w, h, len(img.getbands()))
+    if size < need:
+        raise UserError(
+            f"{name} is truncated or damaged: its header says {w}x{h} but the file holds {size:,} bytes, and a "
+            f"{fmt} of that size needs at least {need:,}"
+        )
+
+
+def _min_encoded_bytes(fmt: str | None, w: int, h: int, bands: int) -> int:
+    """A lower bound on the bytes any valid file of this size holds, for the formats that have one.
+
+    JPEG (Huffman-coded): every 8x8 block of the full-resolution component costs at least one bit, and
+    components are subsampled at most 4x. PNG: deflate expands at most 1032:1 (a 258-byte match in two bits).
+    """
+    if fmt == "JPEG":
+        return math.ceil(w / 8) * math.ceil(h / 8) // 32
+    if fmt == "PNG":
+        return h * (1 + math.ceil(w * bands / 8)) // 1040  # at least one bit per sample per pixel
+    return 0
 
 
 @dataclass(frozen=True)
@@ -147,38 +203,94 @@ def decode_image(data: bytes, *, name: str = "upload", max_pixels: int = MAX_PIX
     return _open(io.BytesIO(data), name, max_pixels)
 
 
+# The modes each writer stores as they are; any other mode is converted by :func:`_writable` first.
+WRITABLE_MODES = {
+    "PNG": ("1", "L", "LA", "P", "I;16", "I;16B", "RGB", "RGBA"),
+    "JPEG": ("L", "RGB", "CMYK"),
+    "WEBP": ("RGB", "RGBA"),
+    "BMP": ("1", "L", "P", "RGB", "RGBA"),
+    "TIFF": ("1", "L", "LA", "P", "I;16", "I;16B", "I;16L", "RGB", "RGBA", "CMYK", "LAB", "YCbCr"),
+}
+# TIFF compressions written again as they were; JPEG-in-TIFF (lossy) and the rest are written as deflate,
+# which keeps every pixel. CCITT fax coding exists for 1-bit images only.
+_TIFF_KEEP = ("raw", "packbits", "tiff_lzw", "tiff_adobe_deflate")
+_TIFF_BILEVEL = ("group3", "group4")
+# Descriptive TIFF tags carried to the output. Structure tags (size, samples, photometric, compression,
+# strips, colour map, ...) are written by the encoder from the image it writes, never copied.
+_TIFF_META_TAGS = (269, 270, 271, 272, 282, 283, 285, 296, 305, 306, 315, 316, 700, 33432)
+
+
+def _writable(image: Image.Image, fmt: str) -> Image.Image:
+    """``image`` in a mode ``fmt`` stores: itself when it can, else the nearest lossless-enough mode."""
+    if image.mode in WRITABLE_MODES[fmt]:
+        return image
+    if image.mode.startswith("I;16"):
+        if fmt == "PNG" or fmt == "TIFF":
+            return image.convert("I;16")
+        wide = np.asarray(image).astype(np.uint32)
+        return Image.fromarray(((wide + 128) // 257).astype(np.uint8))
+    alpha = image.mode in ("LA", "PA", "RGBA") or (image.mode == "P" and "transparency" in image.info)
+    if fmt == "JPEG" and alpha:
+        raise UserError(f"JPEG cannot store an image with alpha (mode {image.mode}); write PNG or WEBP")
+    if image.mode == "1" and fmt == "JPEG":
+        return image.convert("L")
+    return image.convert("RGBA" if alpha else "RGB")
+
+
 def _save_kwargs(image: Image.Image, fmt: str, like: Image.Image | None) -> dict[str, Any]:
     info = dict(like.info) if like is not None else dict(image.info)
     kwargs: dict[str, Any] = {}
     if info.get("icc_profile"):
         kwargs["icc_profile"] = info["icc_profile"]
-    if like is not None and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+    if like is not None and fmt in ("JPEG", "PNG", "WEBP"):
         exif = like.getexif()
-        if exif:
+        if exif and like.format != "TIFF":  # a TIFF's "EXIF" is its whole tag set, structure included
             exif[0x0112] = 1  # pixels are stored upright now; keep the tag from rotating them again
             kwargs["exif"] = exif.tobytes()
     if fmt == "JPEG":
         # JPEG cannot be re-encoded exactly; quality 100 with full chroma drifts least (at most a few levels
         # per generation, benchmarks/jpeg_drift.py). Ask for PNG output where every known pixel must stay.
-        kwargs.update(quality=100, subsampling=0)
+        kwargs.update(quality=100, subsampling=0, progressive=bool(info.get("progressive")))
     elif fmt == "PNG":
         kwargs["compress_level"] = 1  # lossless either way; level 6 costs 3x the time on 12 MP for ~3 % size
+        if image.mode == "L" and info.get(SOURCE_BITS):
+            kwargs["bits"] = info[SOURCE_BITS]  # 2- or 4-bit grey: the source's levels pack back exactly
     elif fmt == "WEBP":
         if like is not None and like.info.get("lossless"):
             # exact=True keeps the colour under fully transparent pixels too (byte-identical RGBA).
             kwargs.update(lossless=True, quality=100, exact=True)
         else:
             kwargs.update(lossless=False, quality=95)
+    elif fmt == "TIFF":
+        kwargs.update(_tiff_kwargs(image, like))
     return kwargs
 
 
+def _tiff_kwargs(image: Image.Image, like: Image.Image | None) -> dict[str, Any]:
+    """A clean TIFF tag set: the source's compression where it is lossless and fits the mode, its descriptive
+    tags (resolution, description, XMP, ...) and nothing else."""
+    source = like.info.get("compression") if like is not None else None
+    bilevel = image.mode == "1" and source in _TIFF_BILEVEL
+    compression = source if source in _TIFF_KEEP or bilevel else "tiff_adobe_deflate"
+    tags: Any = getattr(like, "tag_v2", None) or ImageFileDirectory_v2()
+    info = ImageFileDirectory_v2()
+    for tag in _TIFF_META_TAGS:
+        if tag in tags:
+            info[tag] = tags[tag]
+            info.tagtype[tag] = tags.tagtype[tag]
+    return {"compression": compression, "tiffinfo": info}
+
+
 def encode_image(image: Image.Image, fmt: str, *, like: Image.Image | None = None) -> bytes:
-    """Encode to bytes in ``fmt`` keeping ``like``'s ICC profile and EXIF (orientation reset)."""
+    """Encode to bytes in ``fmt`` keeping ``like``'s ICC profile and EXIF (orientation reset).
+
+    The image keeps its mode where ``fmt`` can store it (:data:`WRITABLE_MODES`); otherwise it is converted
+    (CMYK, LAB, YCbCr -> RGB, a palette with transparency -> RGBA, 16-bit grey -> 8-bit for JPEG, ...).
+    """
     fmt = fmt.upper()
     if fmt not in SUPPORTED_FORMATS:
         raise UserError(f"cannot write {fmt}; supported formats are {', '.join(SUPPORTED_FORMATS)}")
-    if fmt == "JPEG" and image.mode in ("RGBA", "LA", "P"):
-        raise UserError(f"JPEG cannot store an image with alpha (mode {image.mode}); write PNG or WEBP")
+    image = _writable(image, fmt)
     buf = io.BytesIO()
     image.save(buf, format=fmt, **_save_kwargs(image, fmt, like))
     return buf.getvalue()

@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("gmcnn.cli.serve", "start the HTTP API and the web painter"),
     "export": ("gmcnn.cli.export", "export a generator (ONNX or safetensors)"),
     "convert": ("gmcnn.cli.convert", "convert an official GMCNN checkpoint to our format"),
+    "models": ("gmcnn.cli.models", "list the models on offer; download an official release (only when asked)"),
     "corpus": ("gmcnn.cli.corpus", "build the offline training corpus from Debian packages"),
 }
 

@@ -62,7 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="leave an existing output alone (always so for a folder, unless --overwrite)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="folder input: redo outputs that already exist")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="folder input: redo outputs that already exist; also let an output replace an input or mask file "
+        "(refused otherwise)",
+    )
     parser.add_argument(
         "--batch-size",
         type=int,
@@ -141,11 +146,28 @@ def _plan(args: argparse.Namespace) -> list[tuple[Path, Path, Path]]:
     return [(src, args.mask, out)]
 
 
+def _refuse_overwriting_inputs(jobs: list[tuple[Path, Path, Path]]) -> None:
+    """An output that is an input image or its mask (the same file, through hard links and symlinks too)."""
+    for image, mask_arg, out in jobs:
+        try:
+            mask = find_mask(image, mask_arg)
+        except FileNotFoundError:  # reported per file when it is filled
+            mask = None
+        for what, path in (("input image", image), ("mask", mask)):
+            if path is not None and out.exists() and os.path.samefile(out, path):
+                raise UserError(
+                    f"the output {out} is the {what} {path}: refusing to overwrite it (choose another --output, "
+                    "or pass --overwrite to replace it)"
+                )
+
+
 def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     options = fill_options(args)
     jobs = _plan(args)
+    if not args.overwrite:
+        _refuse_overwriting_inputs(jobs)
     if args.input.is_dir():
         return _run_folder(args, [Job(*job) for job in jobs], options)
     if args.skip_existing and jobs[0][2].exists():

@@ -10,7 +10,7 @@ import time
 import webbrowser
 
 from gmcnn.errors import UserError
-from gmcnn.web.limits import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MEMORY_BUDGET, DEFAULT_QUEUE_SIZE
+from gmcnn.web.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MEMORY_BUDGET, DEFAULT_QUEUE_SIZE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default: {DEFAULT_MEMORY_BUDGET // 2**20})",
     )
     parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=DEFAULT_BODY_TIMEOUT,
+        help=f"seconds a request body may stall before 408 and a closed connection (default: {DEFAULT_BODY_TIMEOUT:g})",
+    )
+    parser.add_argument(
         "--allowed-host",
         action="append",
         default=[],
@@ -63,8 +69,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--port must be between 0 and 65535, got {args.port}")
     if args.queue_size < 0:
         raise UserError(f"--queue-size must be >= 0, got {args.queue_size}")
-    if args.max_upload_mb <= 0 or args.memory_budget_mb <= 0:
-        raise UserError("--max-upload-mb and --memory-budget-mb must be positive")
+    if args.max_upload_mb <= 0 or args.memory_budget_mb <= 0 or args.body_timeout <= 0:
+        raise UserError("--max-upload-mb, --memory-budget-mb and --body-timeout must be positive")
+    from gmcnn.web.queue import share_malloc_arenas
+
+    share_malloc_arenas()  # before the model and the server start their threads: freed memory goes back to the OS
     inpainter = Inpainter.from_pretrained(args.model, device=args.device)
     app = create_app(
         inpainter,
@@ -72,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         queue_size=args.queue_size,
         memory_budget=int(args.memory_budget_mb * 2**20),
         allowed_hosts=[*args.allowed_host, *([args.host] if not _is_ip(args.host) else [])],
+        body_timeout=args.body_timeout,
     )
     if not _is_loopback(args.host):
         print(

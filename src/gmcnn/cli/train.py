@@ -7,9 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from gmcnn.errors import UserError
-from gmcnn.training import distributed
-from gmcnn.training.config import TrainConfig, parse_overrides, resolve_config
-from gmcnn.training.train import resume_state, train
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: `gmcnn train --help` must not need the train extra's packages.
+    from gmcnn.training import distributed
+    from gmcnn.training.config import TrainConfig, parse_overrides, resolve_config
+    from gmcnn.training.train import resume_state, train
+
     overrides: dict[str, Any] = parse_overrides(args.overrides)
     for key, value in (("data", args.data), ("val_data", args.val_data), ("vgg_weights", args.vgg_weights),
                        ("max_steps", args.max_steps)):  # fmt: skip

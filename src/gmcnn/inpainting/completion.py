@@ -3,22 +3,28 @@
 Multi-scale EM completion (Wexler, Shechtman & Irani, PAMI 2007), started from the pipeline's smooth fill
 (the network's output, or the push-pull pre-fill) instead of from nothing:
 
-1. **Region and pyramid.** The hole's bounding box plus context on every side (``context`` x its longer
-   side, at least :data:`MIN_CONTEXT` px) is halved until the hole is at most :data:`COARSE_THICKNESS` px
-   from its border everywhere. The coarsest level starts as the smooth fill.
+1. **Region and pyramid.** The hole's bounding box plus context on every side (``context`` x the square root
+   of the box's area, at least :data:`MIN_CONTEXT` px: a long thin stroke needs little) is halved until the
+   hole is at most ``thin`` px from its border everywhere, or whole known patches would run short
+   (``min_valid``). The coarsest level starts as the smooth fill, with a random known patch for each target.
 2. **At each level, coarse to fine:** a PatchMatch search (:mod:`gmcnn.inpainting.patch_search`) finds for
    every patch that overlaps the hole the known patch it is most like, comparing colour and luminance
-   gradients (``grad``), the low-pass guide at the centres (``guide``: the smooth fill low-passed, so each
-   part of the hole keeps to the region its border belongs to), and how far away the source is (``near``).
-   Then every hole pixel becomes the weighted mean of what the overlapping sources put there (the vote).
-   The nearest-neighbour field is upsampled to the next level and refined there.
+   gradients (``grad``) *blurred* by ``blur`` px (the estimate is a vote of overlapping patches and so a
+   little soft; comparing sources equally soft keeps EM from drifting to flat sources, where stars vanish
+   and skies go smooth), the low-pass guide at the centres (``guide``: the smooth fill low-passed, so each
+   part of the hole keeps to the region its border belongs to) and, optionally, the source's distance
+   (``near``). Every hole pixel then becomes the weighted mean of what the overlapping sources put there (the
+   vote). The field is upsampled to the next level and refined there, with fewer iterations as levels grow.
 3. **Finest level:** each hole pixel copies the centre of its own best patch (``final="copy"``: sharp, and
-   ``sources`` says exactly where from) or takes the vote (``final="vote"``). Regions over
-   :data:`MAX_SIDE` px are searched at a reduced size and the field is upsampled to full size for the copy.
+   ``sources`` says exactly where from) or takes the vote (``final="vote"``). Levels over :data:`MAX_SIDE` px
+   or :data:`MAX_PIXELS` hole pixels are not searched: they inherit the upsampled field (the copy stays sharp).
 4. **Seam** (``seam=True``): the colour step between the copied pixels and the known pixels along the hole's
-   border is spread smoothly over the hole (a membrane, i.e. gradient-domain / Poisson blending with the
-   copied content's own gradients), so no lighter or darker band outlines the hole.
+   border is spread smoothly over the hole (a membrane, as in gradient-domain / Poisson cloning: the copied
+   content keeps its own gradients), so no lighter or darker band outlines the hole.
 5. ``detail`` blends the smooth start (0) and the completion (1).
+
+Measured (``benchmarks/completion.py quality``, results in ``benchmarks/results/completion_quality.md``): every
+switch above on / off, against PatchMatch (pypatchmatch) and the push-pull fill.
 """
 
 from __future__ import annotations
@@ -32,13 +38,12 @@ import numpy as np
 import torch
 
 from gmcnn.inpainting import patch_search as ps
+from gmcnn.inpainting.seam import blend_seam
 
 MIN_CONTEXT: Final = 32
-COARSE_THICKNESS: Final = 6  # px from the hole's inside to its border at the coarsest level
 MAX_SIDE: Final = 512  # the largest region side searched; larger regions are searched smaller and upsampled
-SEAM_POINTS: Final = 512  # border points the seam correction is interpolated from
-SEAM_POWER: Final = 3.0  # inverse-distance power of that interpolation
-KNOWN, HOLE_WEIGHT = 1.0, 0.5  # patch-distance weight of known pixels and of the current estimate
+THIN: Final = 48  # holes thinner than this (px from inside to border) are compared less blurred
+MAX_PIXELS: Final = 20_000  # the most hole pixels searched at one level (the same rule)
 
 
 @dataclass
@@ -66,11 +71,18 @@ class Settings:
     patch: int = 3  # patch radius: (2 patch + 1)^2 patches
     context: float = 1.0
     grad: float = 1.0  # weight of the luminance-gradient features against colour
+    blur: float = 1.5  # patches are compared blurred by this sigma (px), copied sharp
     guide: float = 1.0  # weight of the low-pass guide term
     guide_sigma: float = 0.125  # the guide's low-pass sigma, as a fraction of the hole's longer side
     near: float = 0.0  # weight of the source-distance term
-    em: int = 3  # EM iterations per level
-    passes: int = 3  # PatchMatch passes per EM iteration
+    hole_weight: float = 0.5  # patch-distance weight of the estimate's pixels (known pixels: 1)
+    em: int = 6  # the most EM iterations at a level (coarse levels)
+    em_fine: int = 1  # EM iterations at the finest searched level, one more per level above
+    thin: int = 3  # the pyramid stops when the hole is this thin (px from its border) ...
+    min_valid: float = 0.3  # ... or when whole known patches would be fewer than this x the hole's pixels
+    passes: int = 2  # PatchMatch passes per EM iteration
+    from_start: bool = True  # the coarsest estimate is the smooth start (else the initial field's vote)
+    init: str = "random"  # the coarsest field: "random" known patches or the "nearest" known patch
     final: str = "copy"  # "copy" or "vote"
     seam: bool = True
 
@@ -119,53 +131,19 @@ def _complete_region(
     rows, cols = np.nonzero(hole.any(axis=1))[0], np.nonzero(hole.any(axis=0))[0]
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     side = max(bottom - top, right - left)
-    m = max(MIN_CONTEXT, round(s.context * side))
+    # context in proportion to the box's area, not its longer side: a long thin stroke needs little
+    m = max(MIN_CONTEXT, round(s.context * math.sqrt((bottom - top) * (right - left))))
     y0, x0 = max(0, top - m), max(0, left - m)
     sl = (slice(y0, bottom + m), slice(x0, right + m))
     colour, mask = smooth[sl], hole[sl]
-    guide = _lowpass(colour, max(1.0, s.guide_sigma * side))
-    pyramid = [(colour, mask, guide)]
-    skip = 0  # levels too large to search
-    while max(pyramid[-1][1].shape) > 2 * (2 * s.patch + 1):
-        c, k, g = pyramid[-1]
-        if max(k.shape) <= MAX_SIDE and _thickness(k) <= COARSE_THICKNESS:
-            break
-        coarse = _half_mask(k)
-        if max(k.shape) <= MAX_SIDE and _valid_sources(coarse, s.patch).sum() < coarse.sum():
-            break  # fewer whole known patches than hole pixels: too coarse to match anything
-        skip += max(k.shape) > MAX_SIDE
-        pyramid.append((_half(c), coarse, _half(g)))
+    pyramid, skip, thickness = _pyramid(colour, mask, _lowpass(colour, max(1.0, s.guide_sigma * side)), s)
     timings["pyramid"] = time.perf_counter() - t0
-    nnf = targets = cost = None
-    estimate = pyramid[-1][0]
-    for level in range(len(pyramid) - 1, -1, -1):
-        c, k, g = pyramid[level]
-        new_targets = _targets(k, s.patch)
-        valid = _valid_sources(k, s.patch)
-        if not valid.any():
-            return smooth  # no whole known patch anywhere: keep the smooth fill
-        snap = ps.nearest_valid(valid)
-        if nnf is None or targets is None:
-            nnf = snap[new_targets[:, 0], new_targets[:, 1]].copy()
-        else:
-            nnf = _upsample_nnf(nnf, targets, new_targets, pyramid[level + 1][1].shape, valid, snap)
-            estimate = np.where(k[..., None], _vote(c, k, new_targets, nnf, None, s.patch), c)
-        targets = new_targets
-        index = np.full(k.shape, -1, np.int32)
-        index[targets[:, 0], targets[:, 1]] = np.arange(len(targets), dtype=np.int32)
-        weight = np.where(k, HOLE_WEIGHT, KNOWN).astype(np.float32)
-        scale2 = float(max(1, side >> level) ** 2)
-        gd = np.ascontiguousarray(g / 255.0, dtype=np.float32)
-        searched = level >= skip
-        for it in range(s.em if searched else 0):
-            feat = _features(estimate, s.grad)
-            cost = ps.initial_costs(feat, weight, gd, targets, nnf, s.patch, s.guide, s.near, scale2)
-            ps.search(feat, weight, gd, targets, index, nnf, cost, valid, snap, s.patch, s.guide, s.near, scale2,
-                      s.passes, seed + 7919 * level + it)  # fmt: skip
-            if level > 0 or s.final == "vote":
-                estimate = np.where(k[..., None], _vote(c, k, targets, nnf, cost, s.patch), c)
-        timings[f"level{level}"] = time.perf_counter() - t0
-    assert nnf is not None and targets is not None
+    # thin holes: the vote hardly blurs (the known border dominates every patch), so compare sharper
+    blur = s.blur * min(1.0, max(1 / 3, thickness / THIN))
+    solved = _solve(pyramid, skip, s, seed, side, blur, timings)
+    if solved is None:
+        return smooth  # no whole known patch anywhere: keep the smooth fill
+    targets, nnf, estimate, trust = solved
     inside = mask[targets[:, 0], targets[:, 1]]
     ty, tx = targets[inside, 0], targets[inside, 1]
     src = nnf[inside]
@@ -175,18 +153,97 @@ def _complete_region(
     else:
         out = estimate.astype(np.float32)
     if s.seam:
-        out = _seam(out, colour, mask, targets, nnf)
+        out = blend_seam(out, colour, mask, targets, nnf)
     region_sources = sources[sl]
     region_sources[ty, tx, 0] = src[:, 0] + y0
     region_sources[ty, tx, 1] = src[:, 1] + x0
-    feat = _features(out, s.grad)
-    err = ps.initial_costs(feat, np.where(mask, HOLE_WEIGHT, KNOWN).astype(np.float32), guide[..., :0].astype(
-        np.float32), targets, nnf, s.patch, 0.0, 0.0, 1.0)[inside] / (2 * s.patch + 1) ** 2  # fmt: skip
-    confidence[sl][ty, tx] = np.exp(-err / max(float(np.median(err)), 1e-4) * math.log(2) / 2)
+    confidence[sl][ty, tx] = trust[ty, tx]
     result = smooth.copy()
     result[sl] = out
     timings["total"] = time.perf_counter() - t0
     return result
+
+
+Level = tuple[np.ndarray, np.ndarray, np.ndarray]  # colour (h, w, 3), hole (h, w), guide (h, w, 3)
+
+
+def _pyramid(colour: np.ndarray, mask: np.ndarray, guide: np.ndarray, s: Settings) -> tuple[list[Level], int, int]:
+    """Halve until the hole is thin enough or known patches run short; also how many fine levels to not search,
+    and the hole's thickness (px from its inside to its border) at full size.
+
+    A level is searched when its side is at most :data:`MAX_SIDE` and it has at most :data:`MAX_PIXELS`
+    hole pixels; the finer ones only inherit the upsampled field (a copy stays sharp at full size).
+    """
+    pyramid = [(colour, mask, guide)]
+    skip, r = 0, s.patch
+    thickness = full = _thickness(mask)
+    while max(pyramid[-1][1].shape) > 2 * (2 * r + 1):
+        c, k, g = pyramid[-1]
+        big = max(k.shape) > MAX_SIDE or k.sum() > MAX_PIXELS
+        if not big and thickness <= s.thin:
+            break
+        coarse = _half_mask(k)
+        if not big and _valid_sources(coarse, r).sum() < s.min_valid * coarse.sum():
+            break  # too few whole known patches for the hole: too coarse to match anything
+        skip += big
+        thickness = (thickness + 1) // 2
+        pyramid.append((_half(c), coarse, _half(g)))
+    return pyramid, skip, full
+
+
+def _solve(
+    pyramid: list[Level], skip: int, s: Settings, seed: int, side: int, blur: float, timings: dict[str, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """EM from the coarsest level to the finest: targets, field, estimate and trust (h x w) at the finest."""
+    t0 = time.perf_counter()
+    nnf = targets = None
+    estimate = pyramid[-1][0]
+    trust = np.ones(pyramid[-1][1].shape, np.float32)
+    for level in range(len(pyramid) - 1, -1, -1):
+        c, k, g = pyramid[level]
+        new_targets = _targets(k, s.patch)
+        valid = _valid_sources(k, s.patch)
+        if not valid.any():
+            return None
+        snap = ps.nearest_valid(valid)
+        if nnf is None or targets is None:
+            if s.init == "random":  # a random known patch each: no onion-peel rings from the nearest border
+                pool = np.argwhere(valid).astype(np.int32)
+                nnf = pool[np.random.default_rng(seed).integers(0, len(pool), len(new_targets))]
+            else:
+                nnf = snap[new_targets[:, 0], new_targets[:, 1]].copy()
+            if not s.from_start:  # the coarsest estimate is the vote of the initial field, not the smooth fill
+                estimate = np.where(k[..., None], _vote(c, k, new_targets, nnf, None, s.patch), c)
+        else:
+            nnf = _upsample_nnf(nnf, targets, new_targets, pyramid[level + 1][1].shape, valid, snap)
+            if level >= skip or (level == 0 and s.final == "vote"):
+                estimate = np.where(k[..., None], _vote(c, k, new_targets, nnf, None, s.patch), c)
+            trust = np.repeat(np.repeat(trust, 2, axis=0), 2, axis=1)[: k.shape[0], : k.shape[1]]
+        targets = new_targets
+        if level < skip:
+            continue
+        index = np.full(k.shape, -1, np.int32)
+        index[targets[:, 0], targets[:, 1]] = np.arange(len(targets), dtype=np.int32)
+        weight = np.where(k, s.hole_weight, 1.0).astype(np.float32)
+        scale2 = float(max(1, side >> level) ** 2)
+        gd = np.ascontiguousarray(g / 255.0, dtype=np.float32)
+        cost = np.zeros(len(targets), np.float32)
+        # all iterations at the coarsest level (it starts from scratch), fewer as levels get finer and dearer
+        iterations = s.em if level == len(pyramid) - 1 else min(s.em, s.em_fine + level - skip)
+        for it in range(iterations):
+            feat = _features(estimate, s.grad, blur)
+            cost = ps.initial_costs(feat, weight, gd, targets, nnf, s.patch, s.guide, s.near, scale2)
+            ps.search(feat, weight, gd, targets, index, nnf, cost, valid, snap, s.patch, s.guide, s.near, scale2,
+                      s.passes, seed + 7919 * level + it)  # fmt: skip
+            if level > 0 or s.final == "vote":
+                estimate = np.where(k[..., None], _vote(c, k, targets, nnf, cost, s.patch), c)
+        # trust: the mean cost per patch pixel against the level's median, 1/2 at twice the median
+        err = cost / (2 * s.patch + 1) ** 2
+        trust = np.ones(k.shape, np.float32)
+        trust[targets[:, 0], targets[:, 1]] = np.exp2(-err / max(2.0 * float(np.median(err)), 1e-6))
+        timings[f"level{level}"] = time.perf_counter() - t0
+    assert nnf is not None and targets is not None
+    return targets, nnf, estimate, trust
 
 
 def _targets(mask: np.ndarray, r: int) -> np.ndarray:
@@ -264,9 +321,16 @@ def _vote(colour: np.ndarray, mask: np.ndarray, targets: np.ndarray, nnf: np.nda
     return ps.vote(np.ascontiguousarray(colour, np.float32), mask, targets, nnf, cost, r, sigma2)
 
 
-def _features(colour: np.ndarray, grad: float) -> np.ndarray:
-    """float32 ``H x W x (3 | 5)``: colour in [0, 1] and ``grad`` x the luminance's central differences."""
+def _features(colour: np.ndarray, grad: float, blur: float) -> np.ndarray:
+    """float32 ``H x W x (3 | 5)``: colour in [0, 1] and ``grad`` x the luminance's central differences.
+
+    Both blurred by a Gaussian of ``blur`` px first: the estimate in the hole is a vote of overlapping
+    patches and so a little blurred; blurring the sources alike lets a textured source match it as well as a
+    flat one (without it EM drifts to flat sources: stars vanish, skies go smooth), and the copy is sharp.
+    """
     c = colour.astype(np.float32) / 255.0
+    if blur > 0:
+        c = _blur(c, blur)
     if grad <= 0:
         return np.ascontiguousarray(c)
     lum = c @ np.array([0.299, 0.587, 0.114], np.float32)
@@ -276,45 +340,22 @@ def _features(colour: np.ndarray, grad: float) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([c, gx[..., None], gy[..., None]], axis=2))
 
 
+def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Separable Gaussian blur of ``H x W x C`` (radius 2 sigma, edge padding)."""
+    r = max(1, math.ceil(2 * sigma))
+    k = np.exp(-(np.arange(-r, r + 1, dtype=np.float32) ** 2) / (2 * sigma**2))
+    k /= k.sum()
+    p = np.pad(x, ((r, r), (0, 0), (0, 0)), mode="edge")
+    x = sum(k[i] * p[i : i + x.shape[0]] for i in range(2 * r + 1))
+    p = np.pad(x, ((0, 0), (r, r), (0, 0)), mode="edge")
+    return np.asarray(sum(k[i] * p[:, i : i + x.shape[1]] for i in range(2 * r + 1)), np.float32)
+
+
 def _lowpass(colour: np.ndarray, sigma: float) -> np.ndarray:
     from gmcnn.inpainting.texture import lowpass
 
     t = torch.from_numpy(np.ascontiguousarray(colour, np.float32)).permute(2, 0, 1)[None]
     return lowpass(t, sigma)[0].permute(1, 2, 0).numpy()
-
-
-def _seam(out: np.ndarray, colour: np.ndarray, mask: np.ndarray, targets: np.ndarray, nnf: np.ndarray) -> np.ndarray:
-    """Spread the colour step at the hole's border smoothly over the hole (a membrane, as in Poisson blending).
-
-    For a known pixel ``q`` next to a hole pixel ``p`` the step is ``photo[q] - photo[source(p) + (q - p)]``:
-    what is really there minus what the copied patch has there. Averaged per ``q`` (at most
-    :data:`SEAM_POINTS` of them), the steps are interpolated into the hole (:func:`patch_search.membrane`) and
-    added, so the copied content keeps its own gradients and meets the border without a step.
-    """
-    h, w = mask.shape
-    index = np.full(mask.shape, -1, np.int32)
-    index[targets[:, 0], targets[:, 1]] = np.arange(len(targets), dtype=np.int32)
-    step = np.zeros((h, w, 3), np.float32)
-    count = np.zeros((h, w), np.float32)
-    yy, xx = np.nonzero(mask)
-    src = nnf[index[yy, xx]]
-    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-        qy, qx = yy + dy, xx + dx
-        ok = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
-        qy, qx, sy, sx = qy[ok], qx[ok], src[ok, 0] + dy, src[ok, 1] + dx
-        known = ~mask[qy, qx]
-        qy, qx, sy, sx = qy[known], qx[known], sy[known], sx[known]
-        np.add.at(step, (qy, qx), colour[qy, qx] - colour[sy, sx])
-        np.add.at(count, (qy, qx), 1.0)
-    points = np.argwhere(count > 0).astype(np.int32)
-    if not len(points):
-        return out
-    points = points[:: max(1, len(points) // SEAM_POINTS)]
-    values = step[points[:, 0], points[:, 1]] / count[points[:, 0], points[:, 1]][:, None]
-    pixels = np.stack([yy, xx], axis=1).astype(np.int32)
-    result = out.copy()
-    result[yy, xx] += ps.membrane(points, values.astype(np.float32), pixels, SEAM_POWER)
-    return result
 
 
 __all__ = ["Completion", "Settings", "complete"]

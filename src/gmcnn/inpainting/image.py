@@ -22,6 +22,7 @@ one composite (:func:`composite_into`) writes only pixels with a weight, so the 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,9 +32,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from gmcnn.errors import UserError
+from gmcnn.inpainting import modes
 
-# Modes we can fill without losing information; others are converted (P, CMYK, ...) or refused (16-bit).
-_PIL_MODES = {"RGB": 3, "RGBA": 4, "L": 1, "LA": 2}
 # A mask may have soft edges (anti-aliased brush, JPEG noise) but must be mostly black/white.
 MAX_GREY_FRACTION = 0.05
 
@@ -69,12 +69,7 @@ def split_image(image: Image.Image | np.ndarray) -> UserImage:
         UserError: unsupported type, dtype, shape or mode, with what was expected.
     """
     if isinstance(image, Image.Image):
-        pil = image
-        if pil.mode in ("1", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "La", "RGBa", "RGBX"):
-            has_alpha = pil.mode in ("PA", "La", "RGBa") or (pil.mode == "P" and "transparency" in pil.info)
-            pil = pil.convert("RGBA" if has_alpha else "RGB")
-        if pil.mode not in _PIL_MODES:
-            raise UserError(f"unsupported image mode {image.mode!r}: expected an 8-bit RGB, RGBA, L or LA image")
+        pil = modes.to_fill(image)  # P, 1, CMYK, 16-bit grey, ... in a fill mode; merge_image gives the mode back
         arr = np.asarray(pil)
         kind, mode = "pil", pil.mode
     elif isinstance(image, np.ndarray):
@@ -119,6 +114,8 @@ def merge_image(rgb: np.ndarray, like: UserImage) -> Image.Image | np.ndarray:
         return arr.reshape(src.shape) if arr.size == src.size else arr
     out = Image.fromarray(arr, like.mode)
     src = like.source
+    if src.mode != like.mode:  # back to the source's own mode; every pixel the fill left alone is copied
+        out = modes.restore(out, src, (rgb != like.rgb).any(axis=2))
     out.info = dict(getattr(src, "info", {}))
     if getattr(src, "format", None):
         out.format = src.format  # type: ignore[misc]  # keep the source format for save_image(like=...)
@@ -269,7 +266,9 @@ def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
     """Dilate a bool mask by ``pixels`` (an octagon close to a disc; alternating square and cross steps)."""
     if pixels <= 0:
         return mask.copy()
-    return _dilation_steps(mask, pixels)[-1] > 0
+    for step in _dilation_steps(mask, pixels):
+        last = step
+    return last > 0
 
 
 def feather_weights(mask: np.ndarray, pixels: int) -> np.ndarray:
@@ -286,17 +285,17 @@ def feather_weights(mask: np.ndarray, pixels: int) -> np.ndarray:
     return total / np.float32(pixels + 1)
 
 
-def _dilation_steps(mask: np.ndarray, pixels: int) -> list[np.ndarray]:
-    """[mask, dilate(mask, 1), ..., dilate(mask, pixels)] as float32 arrays."""
+def _dilation_steps(mask: np.ndarray, pixels: int) -> Iterator[np.ndarray]:
+    """mask, dilate(mask, 1), ..., dilate(mask, pixels) as float32 arrays, one at a time (a list of them all
+    would hold ``pixels + 1`` float copies of the image: 100 GB for grow=256 on 100 MP)."""
     x = torch.from_numpy(mask.astype(np.float32))[None, None]
-    out = [x[0, 0].numpy()]
+    yield x[0, 0].numpy()
     for i in range(pixels):
         if i % 2 == 0:
             x = F.max_pool2d(x, 3, stride=1, padding=1)  # square step
         else:  # cross step: grows along the axes only, so the shape rounds toward a disc
             x = torch.maximum(F.max_pool2d(x, (3, 1), 1, (1, 0)), F.max_pool2d(x, (1, 3), 1, (0, 1)))
-        out.append(x[0, 0].numpy())
-    return out
+        yield x[0, 0].numpy()
 
 
 def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -181,10 +181,10 @@ def vote(colour, hole, targets, nnf, cost, r, sigma2):  # type: ignore[no-untype
 
 
 @njit(cache=True)
-def membrane(points, values, pixels, power):  # type: ignore[no-untyped-def]
+def membrane(points, values, pixels):  # type: ignore[no-untyped-def]
     """Smooth interpolation of ``values`` (``M x 3``) given at ``points`` (``M x 2``) to ``pixels`` (``N x 2``).
 
-    Inverse-distance weights ``1 / d^power`` (Shepard): with the points on the hole's border this is close to
+    Inverse-distance weights ``1 / d^3`` (Shepard): with the points on the hole's border this is close to
     the harmonic membrane of gradient-domain cloning (Farbman et al. 2009 use mean-value weights, which
     behave alike), at ``N x M`` cost and with no iterations. Returns float32 ``N x 3``.
     """
@@ -195,7 +195,7 @@ def membrane(points, values, pixels, power):  # type: ignore[no-untyped-def]
         ws = 0.0
         for j in range(points.shape[0]):
             d2 = float((points[j, 0] - py) ** 2 + (points[j, 1] - px) ** 2)
-            wt = 1.0 / d2 ** (power / 2.0)
+            wt = 1.0 / (d2 * np.sqrt(d2)) if d2 > 0.0 else 1e30  # on a point: its value
             a0 += wt * values[j, 0]
             a1 += wt * values[j, 1]
             a2 += wt * values[j, 2]
@@ -204,4 +204,27 @@ def membrane(points, values, pixels, power):  # type: ignore[no-untyped-def]
     return out
 
 
-__all__ = ["initial_costs", "membrane", "nearest_valid", "search", "vote"]
+@njit(cache=True)
+def ring_median(step, count, points, radius):  # type: ignore[no-untyped-def]
+    """Per point, the channel-wise median of ``step`` over the border pixels (``count > 0``) within ``radius``.
+
+    One bright star or a thin line on the border would otherwise be spread into the hole as a glowing blob.
+    Returns float32 ``M x 3``.
+    """
+    h, w = count.shape
+    out = np.zeros((points.shape[0], 3), np.float32)
+    buf = np.empty(((2 * radius + 1) ** 2, 3), np.float32)
+    for i in range(points.shape[0]):
+        n = 0
+        for y in range(max(0, points[i, 0] - radius), min(h, points[i, 0] + radius + 1)):
+            for x in range(max(0, points[i, 1] - radius), min(w, points[i, 1] + radius + 1)):
+                if count[y, x] > 0:
+                    for k in range(3):
+                        buf[n, k] = step[y, x, k] / count[y, x]
+                    n += 1
+        for k in range(3):
+            out[i, k] = np.median(buf[:n, k])
+    return out
+
+
+__all__ = ["initial_costs", "membrane", "ring_median", "nearest_valid", "search", "vote"]

@@ -14,8 +14,10 @@ Routes (:mod:`gmcnn.web.routes`):
 
 Errors (:mod:`gmcnn.web.errors`) are JSON ``{"error", "detail"}``, 4xx for anything the client can fix.
 What bounds the work (:mod:`gmcnn.web.queue`): one model thread behind a bounded queue, and a server-wide
-budget of working memory reserved from the image headers before anything is decoded. Middleware
-(:mod:`gmcnn.web.middleware`): body size, Host (DNS rebinding), Origin, and security headers on every answer.
+budget of working memory reserved from the image headers before anything is decoded and from the fill's
+plan before the model runs (:mod:`gmcnn.web.uploads`, :mod:`gmcnn.inpainting.memory`). Middleware
+(:mod:`gmcnn.web.middleware`): body size and stalls, Host (DNS rebinding), Origin, HEAD, and security headers on
+every answer; every API route refuses form fields and query parameters it does not declare.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from gmcnn.inpainting.pipeline import Inpainter
 from gmcnn.io import MAX_PIXELS
 from gmcnn.version import __version__
 from gmcnn.web.errors import install_error_handlers
-from gmcnn.web.limits import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MEMORY_BUDGET, DEFAULT_QUEUE_SIZE
+from gmcnn.web.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MEMORY_BUDGET, DEFAULT_QUEUE_SIZE
 from gmcnn.web.middleware import install_middleware
 from gmcnn.web.queue import Jobs, MemoryBudget, ModelQueue
 from gmcnn.web.routes import STATIC_DIR, ServerState, router
@@ -50,6 +52,7 @@ def create_app(
     queue_size: int = DEFAULT_QUEUE_SIZE,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     allowed_hosts: Iterable[str] = (),
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> FastAPI:
     """Build the app around a loaded model (load it once, e.g. ``Inpainter.from_pretrained()``).
 
@@ -61,6 +64,7 @@ def create_app(
         memory_budget: bytes of working memory for the images in flight; a request that needs more than
             all of it gets 413, one that does not fit while others run gets 503.
         allowed_hosts: host names (besides ``localhost`` and IP addresses) the server answers to.
+        body_timeout: seconds a request body may stall before the server answers 408 and closes the connection.
     """
     queue = ModelQueue(queue_size)
 
@@ -81,7 +85,7 @@ def create_app(
         max_upload_bytes=max_upload_bytes,
         max_pixels=max_pixels,
     )
-    install_middleware(app, max_upload_bytes=max_upload_bytes, allowed_hosts=allowed_hosts)
+    install_middleware(app, max_upload_bytes=max_upload_bytes, allowed_hosts=allowed_hosts, body_timeout=body_timeout)
     install_error_handlers(app)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

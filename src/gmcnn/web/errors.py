@@ -42,12 +42,21 @@ class UploadTooLarge(HTTPException):
         super().__init__(413, f"the upload is larger than the limit of {limit:,} bytes")
 
 
+class BodyTimeout(HTTPException):
+    """Raised from inside body reading when no part of the body arrived for ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        # "Connection: close": the rest of the body may still come; the connection cannot serve another request.
+        super().__init__(408, f"no part of the request body arrived for {seconds:g} s", {"Connection": "close"})
+
+
 # For the OpenAPI description of every route that takes an upload.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in {
         400: "damaged or truncated image or mask, or a Host this server does not answer to",
         403: "cross-origin request",
+        408: "the request body stopped arriving",
         409: "the fill was cancelled",
         413: "upload or image too large",
         415: "not an image, or a format gmcnn does not read",

@@ -2,9 +2,11 @@
 
 * :class:`ModelQueue`: one worker thread runs the model; at most ``size`` admitted requests wait while one
   runs; beyond that 503 with ``Retry-After``.
-* :class:`MemoryBudget`: a server-wide budget of working memory for decoded images. A request reserves
-  its cost (from the image headers, before anything is decoded) and gives it back when it has answered:
-  one too large for the whole budget gets 413, one that does not fit *now* gets 503.
+* :class:`MemoryBudget`: a server-wide budget of working memory. A request reserves its cost (from the
+  image headers, before anything is decoded; a fill tops it up to its plan's estimate before the model
+  runs) and gives it back when it has answered: one too large for the whole budget gets 413, one that does
+  not fit *now* gets 503. A large reservation given back also hands the freed heap back to the system
+  (:func:`return_freed_memory`), so the idle server's RSS comes back down after big fills.
 * :class:`Jobs`: the progress (windows done out of total) of fills that gave a job id, and their
   cancellation; the pipeline's per-window callback feeds it.
 """
@@ -12,6 +14,9 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
+import functools
 import math
 import re
 import threading
@@ -41,7 +46,9 @@ class ModelQueue:
     """One worker thread runs the model; at most ``size`` admitted requests wait while one runs.
 
     A request takes a slot with :meth:`admit` *before* it decodes anything and gives it back when its model
-    call has finished — or when it fails before reaching the model.
+    call has finished — or when it fails before reaching the model. ``Retry-After`` comes from the measured
+    service time of recent requests (slot held, minus the time spent waiting for the model thread) times the
+    number in progress: what a newcomer would wait behind them.
     """
 
     def __init__(self, size: int) -> None:
@@ -51,36 +58,41 @@ class ModelQueue:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gmcnn-model")
         self._lock = threading.Lock()
         self._admitted = 0
-        self.mean_seconds = 1.0  # moving average of model calls, for Retry-After
+        self.mean_seconds = 1.0  # moving average of one request's own work, until one is measured
 
     @property
     def admitted(self) -> int:
         return self._admitted
+
+    def expected_wait(self) -> float:
+        """Seconds until the requests in progress are done: the mean service time times their number."""
+        return self.mean_seconds * max(1, self._admitted)
 
     def admit(self) -> Slot:
         with self._lock:
             if self._admitted >= self.capacity:
                 raise busy(
                     f"the server is busy ({self._admitted} requests in progress)",
-                    self.mean_seconds * self._admitted,
+                    self.expected_wait(),
                     {"queue_capacity": self.capacity},
                 )
             self._admitted += 1
         return Slot(self._release)
 
-    def _release(self) -> None:
+    def _release(self, slot: Slot) -> None:
+        served = time.perf_counter() - slot.admitted_at - slot.waited
         with self._lock:
             self._admitted -= 1
+            if slot.handed_over:  # requests refused before the model would skew the mean toward zero
+                self.mean_seconds = 0.7 * self.mean_seconds + 0.3 * served
 
     async def run(self, slot: Slot, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on the model thread; the slot is freed when it ends (even if this request is cancelled)."""
+        submitted = time.perf_counter()
 
         def timed() -> Any:
-            start = time.perf_counter()
-            try:
-                return fn()
-            finally:
-                self.mean_seconds = 0.7 * self.mean_seconds + 0.3 * (time.perf_counter() - start)
+            slot.waited = time.perf_counter() - submitted  # behind other requests: not this one's work
+            return fn()
 
         future: Future[Any] = self._executor.submit(timed)
         slot.handed_over = True
@@ -92,21 +104,23 @@ class ModelQueue:
 
 
 class Slot:
-    """A place in a :class:`ModelQueue` (or a reservation in a :class:`MemoryBudget`); released exactly once."""
+    """A place in a :class:`ModelQueue`; released exactly once."""
 
-    def __init__(self, release: Callable[[], None]) -> None:
+    def __init__(self, release: Callable[[Slot], None]) -> None:
         self._release = release
         self._released = False
         self.handed_over = False  # once the job is on the model thread, its completion releases the slot
+        self.admitted_at = time.perf_counter()
+        self.waited = 0.0  # seconds spent waiting for the model thread
 
     def release(self) -> None:
         if not self._released:
             self._released = True
-            self._release()
+            self._release(self)
 
 
 class MemoryBudget:
-    """A server-wide budget of bytes of decoded images in flight."""
+    """A server-wide budget of bytes of working memory in flight."""
 
     def __init__(self, total: int) -> None:
         if total <= 0:
@@ -114,33 +128,112 @@ class MemoryBudget:
         self.total = total
         self._lock = threading.Lock()
         self._used = 0
+        self._trim: threading.Timer | None = None
 
     @property
     def used(self) -> int:
         return self._used
 
-    def reserve(self, cost: int, what: str, retry_s: float) -> Slot:
+    def reserve(self, cost: int, what: str, retry_s: float, detail: dict[str, Any] | None = None) -> Reservation:
         """Reserve ``cost`` bytes; 413 if it can never fit, 503 if it does not fit now."""
-        if cost > self.total:
+        reservation = Reservation(self)
+        reservation.resize(cost, what, retry_s, detail)
+        return reservation
+
+    def _change(self, old: int, new: int, what: str, retry_s: float, detail: dict[str, Any] | None) -> None:
+        facts = {**(detail or {}), "cost_bytes": new, "budget_bytes": self.total}
+        if new > self.total:
             raise ApiError(
                 413,
-                f"{what} needs about {cost / 2**30:.2f} GiB of working memory, more than this server's budget of "
-                f"{self.total / 2**30:.2f} GiB; send a smaller image",
-                {"cost_bytes": cost, "budget_bytes": self.total},
+                f"{what} needs about {new / 2**30:.2f} GiB of working memory, more than this server's budget of "
+                f"{self.total / 2**30:.2f} GiB",
+                facts,
             )
         with self._lock:
-            if self._used + cost > self.total:
+            if self._used - old + new > self.total:
                 raise busy(
                     f"the server's memory budget is in use ({self._used / 2**30:.2f} of {self.total / 2**30:.2f} GiB)",
                     retry_s,
-                    {"cost_bytes": cost, "budget_bytes": self.total},
+                    facts,
                 )
-            self._used += cost
-        return Slot(lambda: self._give_back(cost))
+            self._used += new - old
 
     def _give_back(self, cost: int) -> None:
         with self._lock:
             self._used -= cost
+            if cost < TRIM_BYTES or self._trim is not None:
+                return
+            # Later, not now: the request's image, result and answer are still referenced until it has been
+            # answered, and each trim runs once for a burst of releases.
+            self._trim = threading.Timer(TRIM_DELAY_S, self._trim_now)
+            self._trim.daemon = True
+            self._trim.start()
+
+    def _trim_now(self) -> None:
+        with self._lock:
+            self._trim = None
+        return_freed_memory()
+
+
+class Reservation:
+    """Bytes reserved in a :class:`MemoryBudget`: resized as the estimate firms up, released exactly once."""
+
+    def __init__(self, budget: MemoryBudget) -> None:
+        self._budget = budget
+        self.cost = 0
+        self._released = False
+
+    def resize(self, cost: int, what: str, retry_s: float, detail: dict[str, Any] | None = None) -> None:
+        """Hold ``cost`` bytes instead of the current amount; 413 / 503 (holding the old amount) if it cannot."""
+        self._budget._change(self.cost, cost, what, retry_s, detail)
+        self.cost = cost
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._budget._give_back(self.cost)
+
+
+# Giving back a reservation this large also returns the freed heap to the system (a trim costs ~ms),
+# TRIM_DELAY_S later, once the request's objects are gone.
+TRIM_BYTES = 64 * 2**20
+TRIM_DELAY_S = 0.5
+
+
+M_ARENA_MAX = -8  # glibc's mallopt parameter number
+
+
+@functools.cache
+def _glibc(name: str) -> Callable[..., int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return getattr(libc, name)  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to call
+        return None
+
+
+def _malloc_trim() -> Callable[..., int] | None:
+    return _glibc("malloc_trim")
+
+
+def return_freed_memory() -> None:
+    """Hand freed heap pages back to the system (glibc ``malloc_trim``): big fills free hundreds of MB in
+    pieces below the mmap threshold, which glibc otherwise keeps in its arenas for good."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def share_malloc_arenas(count: int = 2) -> bool:
+    """Let every thread of this process share ``count`` glibc heap arenas (call it before the threads start).
+
+    glibc gives a thread that meets contention an arena of its own, up to eight per core; a server's worker
+    threads each fragment theirs, and a trim cannot hand back a page that any arena still uses: after a
+    burst of fills the idle RSS stayed 19 % up with the default arenas and 2 % up with two
+    (``benchmarks/web_memory.py --smoke``). False where the C library is not glibc.
+    """
+    mallopt = _glibc("mallopt")
+    return bool(mallopt is not None and mallopt(M_ARENA_MAX, count))
 
 
 class Cancelled(Exception):

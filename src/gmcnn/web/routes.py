@@ -1,8 +1,9 @@
 """The routes: fill, check an upload, preview it, job progress and cancel, health, the page and its docs.
 
 Every route reads the server's parts from ``request.app.state.gmcnn`` (a :class:`ServerState`); none holds
-state of its own. Uploads go through the same path everywhere: header checks (format, pixel limit, memory
-budget) before any pixel is decoded, then the decode, then the model on its one thread.
+state of its own. Uploads go through the same path everywhere (:mod:`gmcnn.web.uploads`): header checks
+(format, pixel limit, frames, bit depth, truncation, memory budget) before any pixel is decoded, then the
+decode and the plan, the memory of the plan, then the model on its one thread.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
@@ -23,15 +24,14 @@ from gmcnn.errors import UserError
 from gmcnn.inpainting import image as P
 from gmcnn.inpainting.options import STRATEGIES, FillOptions
 from gmcnn.inpainting.pipeline import Inpainter
-from gmcnn.io import ImageHeader, decode_image, encode_image, read_header
+from gmcnn.io import encode_image
 from gmcnn.version import __version__
+from gmcnn.web import uploads as U
 from gmcnn.web.errors import ERROR_RESPONSES, ApiError, from_user_error
-from gmcnn.web.limits import BYTES_PER_PIXEL
-from gmcnn.web.queue import Cancelled, Job, Jobs, MemoryBudget, ModelQueue, Slot
+from gmcnn.web.middleware import refuse_unknown_fields
+from gmcnn.web.queue import Cancelled, Job, Jobs, MemoryBudget, ModelQueue, Reservation, Slot
 
 STATIC_DIR = Path(__file__).parent / "static"  # inside the package, never the working directory
-CHECK_BYTES_PER_PIXEL = 8  # a check or preview decodes and (for preview) encodes, without the model
-LOSSLESS = ("PNG", "BMP", "TIFF")
 # The fill options as the form, /api/v1/health and the page read them: defined once, in FillOptions.
 OPTIONS: dict[str, dict[str, Any]] = FillOptions.schema()
 OUTPUTS = ("same", "png")
@@ -61,81 +61,8 @@ def _form(name: str) -> Any:
     return Form(ge=o.get("minimum"), le=o.get("maximum"), description=o["help"], json_schema_extra=extra)
 
 
-router = APIRouter()
-
-
-# ------------------------------------------------------------------------------------------------ uploads
-def _header(data: bytes, field: str, max_pixels: int) -> ImageHeader:
-    if not data:
-        raise ApiError(422, f"the '{field}' upload is empty (0 bytes)", {"field": field})
-    try:
-        return read_header(data, name=f"'{field}'", max_pixels=max_pixels)
-    except UserError as exc:
-        raise from_user_error(exc, field) from None
-
-
-def _decode(data: bytes, field: str, max_pixels: int) -> Image.Image:
-    try:
-        return decode_image(data, name=f"'{field}'", max_pixels=max_pixels)
-    except UserError as exc:
-        raise from_user_error(exc, field) from None
-
-
-def _reserve(state: ServerState, headers: list[ImageHeader], per_pixel: int) -> Slot:
-    """Reserve the working memory these uploads will need, from their headers (nothing decoded yet)."""
-    pixels = max(h.width * h.height for h in headers)
-    first = headers[0]
-    what = f"a {first.width}x{first.height} {first.format} image"
-    return state.budget.reserve(pixels * per_pixel, what, state.queue.mean_seconds * max(1, state.queue.admitted))
-
-
-def _hole(mask_image: Image.Image, source: Image.Image) -> np.ndarray:
-    """The mask as bool HxW; an empty one is refused with what its brightest pixel was."""
-    if mask_image.size != source.size:
-        (iw, ih), (mw, mh) = source.size, mask_image.size
-        raise ApiError(
-            422,
-            f"the mask is {mw}x{mh} but the image is {iw}x{ih}; they must be the same size",
-            {"image_size": [iw, ih], "mask_size": [mw, mh]},
-        )
-    try:
-        hole = P.normalize_mask(mask_image, size=(source.height, source.width))
-    except UserError as exc:
-        raise ApiError(422, str(exc), {"field": "mask"}) from None
-    if not hole.any():
-        top = int(np.asarray(mask_image.convert("RGB")).max())
-        if top == 0:
-            raise ApiError(422, "the mask is empty: paint the part to fill in white (non-zero) and send it again")
-        raise ApiError(
-            422,
-            f"the mask has no hole pixels: its brightest value is {top} of 255, and only values above 127 "
-            "(or exactly 1 in a 0/1 mask) mark holes; paint the part to fill in white",
-            {"field": "mask", "brightest": top},
-        )
-    return hole
-
-
-def _prepare(image_bytes: bytes, mask_bytes: bytes, max_pixels: int) -> tuple[Image.Image, np.ndarray]:
-    """Decode and check an (image, mask) upload pair; ``ApiError`` with the right status otherwise."""
-    source = _decode(image_bytes, "image", max_pixels)
-    mask_image = _decode(mask_bytes, "mask", max_pixels)
-    hole = _hole(mask_image, source)
-    del mask_image
-    return source, hole
-
-
-def _exactness(source: Image.Image) -> dict[str, Any]:
-    """What the answer keeps exactly, for the page and the docs."""
-    fmt = source.format or "PNG"
-    lossless = fmt in LOSSLESS or (fmt == "WEBP" and bool(source.info.get("lossless")))
-    if lossless:
-        text = f"{fmt}{' (lossless)' if fmt == 'WEBP' else ''}: pixels outside the mask come back byte-identical"
-    else:
-        text = (
-            f"{fmt} is lossy: the result is encoded again, so pixels outside the mask may change by a few levels; "
-            "ask for a PNG result to keep them exact"
-        )
-    return {"lossless": lossless, "exact": text}
+# Every route refuses query parameters and form fields it does not declare (422 naming them).
+router = APIRouter(dependencies=[Depends(refuse_unknown_fields)])
 
 
 # ------------------------------------------------------------------------------------------------ fill
@@ -178,13 +105,17 @@ async def inpaint(
     except UserError as exc:
         raise ApiError(422, str(exc)) from None
     slot = state.queue.admit()
-    memory: Slot | None = None
+    memory: Reservation | None = None
     try:
         image_bytes, mask_bytes = await image.read(), await mask.read()
-        heads = [_header(image_bytes, "image", state.max_pixels), _header(mask_bytes, "mask", state.max_pixels)]
-        memory = _reserve(state, heads, BYTES_PER_PIXEL)
-        source, hole = await run_in_threadpool(_prepare, image_bytes, mask_bytes, state.max_pixels)
+        heads = [U.header(image_bytes, "image", state.max_pixels, fill=True),
+                 U.header(mask_bytes, "mask", state.max_pixels)]  # fmt: skip
+        memory = U.admit_fill(state.budget, state.queue, state.inpainter, heads, options)
+        source, hole, plan = await run_in_threadpool(
+            U.prepare, state.inpainter, image_bytes, mask_bytes, state.max_pixels, options
+        )
         del image_bytes, mask_bytes
+        U.confirm_fill(memory, state.queue, state.inpainter, heads[0], plan, options)
         result, info = await _run_fill(state, slot, tracked, source, hole, options)
         fmt = "PNG" if output == "png" else (source.format or "PNG")  # decode_image always sets it
         body = await run_in_threadpool(encode_image, result, fmt, like=source)
@@ -248,7 +179,7 @@ async def plan(
 
 
 def _plan(inpainter: Inpainter, data: bytes, max_pixels: int, options: FillOptions) -> dict[str, Any]:
-    image = _decode(data, "mask", max_pixels)
+    image = U.decode(data, "mask", max_pixels)
     try:
         hole = P.normalize_mask(image)
         planned = inpainter.plan(np.zeros(hole.shape, np.uint8), hole, options)
@@ -272,20 +203,25 @@ def cancel_job(request: Request, job_id: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------------ check
 def _check(data: bytes, max_pixels: int, preview: bool) -> tuple[dict[str, Any], bytes | None]:
-    source = _decode(data, "image", max_pixels)
+    source = U.decode(data, "image", max_pixels)
     try:
         P.split_image(source)  # the model's own rule for the modes it fills
     except UserError as exc:
-        raise ApiError(422, str(exc), {"field": "image"}) from None
+        raise from_user_error(exc, "image") from None
     facts = {"format": source.format, "width": source.width, "height": source.height, "mode": source.mode}
-    return {**facts, **_exactness(source)}, encode_image(source, "PNG") if preview else None
+    return {**facts, **U.exactness(source)}, encode_image(source, "PNG") if preview else None
 
 
-async def _without_model(request: Request, upload: UploadFile, field: str, work: Callable[[bytes, int], Any]) -> Any:
-    """Read one upload, reserve its memory from its header, and run ``work(data, max_pixels)`` off the event loop."""
+async def _without_model(
+    request: Request, upload: UploadFile, field: str, work: Callable[[bytes, int], Any], *, fill: bool = False
+) -> Any:
+    """Read one upload, reserve its memory from its header, and run ``work(data, max_pixels)`` off the event loop.
+
+    ``fill``: the header checks of a fill's image (``/api/v1/check`` answers what a fill would)."""
     state = _state(request)
     data = await upload.read()
-    memory = _reserve(state, [_header(data, field, state.max_pixels)], CHECK_BYTES_PER_PIXEL)
+    head = U.header(data, field, state.max_pixels, fill=fill)
+    memory = U.reserve(state.budget, state.queue, [head], U.CHECK_BYTES_PER_PIXEL)
     try:
         return await run_in_threadpool(work, data, state.max_pixels)
     finally:
@@ -293,7 +229,7 @@ async def _without_model(request: Request, upload: UploadFile, field: str, work:
 
 
 async def _checked(request: Request, image: UploadFile, preview: bool) -> tuple[dict[str, Any], bytes | None]:
-    return await _without_model(request, image, "image", lambda data, limit: _check(data, limit, preview))
+    return await _without_model(request, image, "image", lambda data, limit: _check(data, limit, preview), fill=True)
 
 
 @router.post(
@@ -331,7 +267,7 @@ async def read_mask(request: Request, mask: Annotated[UploadFile, File(descripti
 
 
 def _mask_png(data: bytes, max_pixels: int) -> bytes:
-    image = _decode(data, "mask", max_pixels)
+    image = U.decode(data, "mask", max_pixels)
     try:
         hole = P.normalize_mask(image)
     except UserError as exc:

@@ -1,6 +1,7 @@
 """The one function that turns a weights name or path into a generator and its contract.
 
-Accepted: a registry name (``"default"`` = the embedded model), a folder holding ``generator.json`` +
+Accepted: a registry name (``"default"`` = the embedded model; an official release's name = its copy in the
+default models folder, see :func:`gmcnn.weights.install.default_dir`), a folder holding ``generator.json`` +
 ``generator.safetensors``, a training run directory (its ``export/``), a ``.safetensors`` export file, or an
 official PyTorch ``*_net_GM.pth`` (read with ``weights_only=True``: no pickled code runs), or an official
 TensorFlow release (a Saver folder, a ``snap-*`` prefix or its ``.index``; read without TensorFlow).
@@ -46,14 +47,16 @@ def load_weights(name_or_path: str | os.PathLike[str]) -> Weights:
 
     Raises:
         FileNotFoundError: neither a known name nor an existing path (the message lists the names).
-        UserError: a registry entry that is not shipped, a damaged export, or a file that is not a generator.
+        UserError: an official release not downloaded, a damaged export, or a file that is not a generator.
     """
     text = str(name_or_path)
     path = Path(text)
     if text in registry.names():
         entry = registry.get(text)
         if entry.path is None:
-            raise UserError(f"weights {text!r} are not shipped: {entry.description}. Source: {entry.source}")
+            weights = load_weights(_downloaded(entry))
+            weights.name = entry.name
+            return weights
         if not (entry.path / CONFIG_NAME).is_file():
             raise UserError(f"the embedded weights are missing from this installation ({entry.path}); reinstall gmcnn")
         return _from_export(entry.path, text)
@@ -73,6 +76,20 @@ def load_weights(name_or_path: str | os.PathLike[str]) -> Weights:
     if path.is_dir() and not (path / CONFIG_NAME).is_file() and (path / "export" / CONFIG_NAME).is_file():
         path = path / "export"  # a training run directory: its latest export
     return _from_export(path, text)
+
+
+def _downloaded(entry: registry.WeightsEntry) -> Path:
+    """Where ``gmcnn models download`` put a release (the default models folder), or a message saying how to."""
+    from gmcnn.weights.install import default_dir, installed  # the downloader is needed only for release names
+
+    folder = default_dir()
+    path = installed(entry, folder)
+    if path is None:
+        raise UserError(
+            f"weights {entry.name!r} are not in {folder}: download them with `gmcnn models download {entry.name}` "
+            f"(or pass the path of the '{entry.folder}' folder you have). {entry.description}"
+        )
+    return path
 
 
 def pth_release(config: Any) -> registry.WeightsEntry | None:

@@ -78,12 +78,17 @@ def proto_fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
 
 
 # ------------------------------------------------------------------------------------------------ SSTable
-def _block(data: bytes, offset: int, size: int) -> bytes:
+def _block(data: bytes, offset: int, size: int, *, check: bool = False) -> bytes:
+    """One block of the table; ``check``: compare its trailer's masked CRC32C (of the block + type byte)."""
     if offset + size + 5 > len(data):
         raise BundleError("block handle points past the end of the index file")
     kind = data[offset + size]
     if kind != 0:  # TF writes bundle indexes uncompressed; snappy (1) would come from another writer
         raise BundleError(f"index block is compressed (type {kind}); only uncompressed tables are supported")
+    if check:
+        stored = int.from_bytes(data[offset + size + 1 : offset + size + 5], "little")
+        if masked_crc(crc32c(data[offset : offset + size + 1])) != stored:
+            raise BundleError(f"an index block (bytes {offset}..{offset + size}) fails its CRC32C check")
     return data[offset : offset + size]
 
 
@@ -110,17 +115,17 @@ def _handle(buf: bytes, pos: int = 0) -> tuple[int, int, int]:
     return offset, size, pos
 
 
-def read_table(data: bytes) -> dict[bytes, bytes]:
-    """All key/value pairs of a LevelDB-format table held in ``data``."""
+def read_table(data: bytes, *, check: bool = False) -> dict[bytes, bytes]:
+    """All key/value pairs of a LevelDB-format table held in ``data``; ``check``: verify every block's CRC32C."""
     if len(data) < _FOOTER or int.from_bytes(data[-8:], "little") != _MAGIC:
         raise BundleError("not a TF checkpoint index (no SSTable magic number at the end)")
     footer = data[-_FOOTER:]
     _, _, pos = _handle(footer)  # metaindex: unused by bundles
     index_offset, index_size, _ = _handle(footer, pos)
     table: dict[bytes, bytes] = {}
-    for _, handle in _block_entries(_block(data, index_offset, index_size)):
+    for _, handle in _block_entries(_block(data, index_offset, index_size, check=check)):
         offset, size, _ = _handle(handle)
-        table.update(_block_entries(_block(data, offset, size)))
+        table.update(_block_entries(_block(data, offset, size, check=check)))
     return table
 
 
@@ -292,6 +297,41 @@ class TensorBundle:
         if count * dtype.itemsize != entry.size:
             raise BundleError(f"{name!r}: {entry.size} bytes do not hold shape {entry.shape} of {dtype}")
         return np.frombuffer(raw, dtype=dtype).reshape(entry.shape).astype(dtype.newbyteorder("="))
+
+    def verify_all(self) -> int:
+        """Check the whole checkpoint as TensorFlow wrote it; returns the bytes of tensor data checked.
+
+        Every index block's CRC32C, each data shard's size (TF writes the tensors of a shard back to back, so a
+        shard is exactly as long as its last tensor's end) and every tensor's CRC32C.
+
+        Raises:
+            BundleError: the first damage found, naming the file.
+        """
+        read_table(Path(f"{self.prefix}.index").read_bytes(), check=True)
+        ends = dict.fromkeys(range(self.num_shards), 0)
+        for entry in self.entries.values():
+            if entry.shard not in ends:
+                raise BundleError(f"{entry.name!r} names data shard {entry.shard} of a {self.num_shards}-shard bundle")
+            ends[entry.shard] = max(ends[entry.shard], entry.offset + entry.size)
+        for shard, end in ends.items():
+            path = self.shard_path(shard)
+            if not path.is_file():
+                raise BundleError(f"missing data file {path} (the checkpoint is incomplete)")
+            size = path.stat().st_size
+            if size != end:
+                what = "truncated" if size < end else "longer than its tensors"
+                raise BundleError(f"{path} is {what}: {size:,} bytes, its index describes {end:,}")
+        checked = 0
+        for name, entry in sorted(self.entries.items()):
+            if entry.sliced or entry.crc is None:
+                continue
+            with open(self.shard_path(entry.shard), "rb") as fh:
+                fh.seek(entry.offset)
+                raw = fh.read(entry.size)
+            if masked_crc(crc32c(raw)) != entry.crc:
+                raise BundleError(f"{name!r} fails its CRC32C check: {self.shard_path(entry.shard)} is damaged")
+            checked += entry.size
+        return checked
 
 
 _STEP = re.compile(r"-(\d+)$")

@@ -151,9 +151,8 @@ async function main() {
   });
   const given = new URL(location.href).searchParams.get("judge") || localStorage.getItem(JUDGE_KEY) || "";
   $("judge").value = given;
-  // A name in the address continues at once; otherwise the instructions and the name come first.
+  // A name in the address continues at once; otherwise the instructions and the name (shown) come first.
   if (new URL(location.href).searchParams.get("judge")) start(given);
-  else $("start").hidden = false;
 }
 
 main();
