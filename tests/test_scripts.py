@@ -26,8 +26,6 @@ HELP_PENDING = {
 }
 SMOKE_PENDING = {
     **HELP_PENDING,
-    "benchmarks/web_fuzz.py": "robust",
-    "benchmarks/web_memory.py": "robust",
     "benchmarks/overfit_check.py": "train",
     "benchmarks/train_step_speed.py": "train",
     "scripts/ship_default.py": "train",
