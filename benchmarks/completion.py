@@ -9,14 +9,20 @@ printed too). The first call's numba compile / cache load is printed separately.
 ``quality``: `gmcnn eval` cases of ``paper-rect``, ``center`` and ``strokes`` on a folder of photos, filled by
 baselines and completion variants; prints one markdown table (hole PSNR / hole SSIM / pooled hole SWD /
 seconds per method and protocol) and writes it to ``--out``. A variant is ``complete`` followed by
-``:key=value`` switches of :class:`gmcnn.inpainting.completion.Settings`, e.g. ``complete:seam=0:grad=0``.
+``:key=value`` switches of :class:`gmcnn.inpainting.completion.Settings`, e.g. ``complete:seam=0:grad=0``;
+any other name is a `gmcnn eval` method spec (``patchmatch``, ``default``).
+
+``studies``: blind pair folders in `gmcnn study`'s format (pictures, key) for pairs of such methods on a case
+set, each method filling each case once.
 
 Usage::
 
     python3 benchmarks/completion.py speed [--rounds 5]
     python3 benchmarks/completion.py quality --data DIR --num 24 --methods patchmatch pushpull complete \\
         [--work runs/complete/q] [--out benchmarks/results/completion_quality.md]
-    python3 benchmarks/completion.py --smoke      # both, tiny, to check that the script runs
+    python3 benchmarks/completion.py studies --cases CASES --pairs complete/patchmatch complete/default \\
+        --out STUDIES [--num 72]      # blind pair folders for `gmcnn study serve/score`, fills shared
+    python3 benchmarks/completion.py --smoke      # speed and quality, tiny, to check that the script runs
 """
 
 from __future__ import annotations
@@ -35,13 +41,13 @@ PROTOCOLS = ("paper-rect", "center", "strokes")
 
 def parse_method(spec: str):  # type: ignore[no-untyped-def]
     """``name`` -> a baseline; ``complete:key=value:...`` -> the completion baseline with those switches."""
-    from gmcnn.evaluation.baselines import CompletionFill, get_baseline
-    from gmcnn.evaluation.evaluate import Method
+    from gmcnn.evaluation.baselines import CompletionFill, baseline_names
+    from gmcnn.evaluation.methods import Method, load_method
     from gmcnn.inpainting.completion import Settings
 
     name, *switches = spec.split(":")
     if name != "complete" or not switches:
-        return Method(spec, get_baseline(name))
+        return load_method(spec) if name not in baseline_names() else Method(spec, load_method(spec).fill)
     types = {f.name: type(getattr(Settings(), f.name)) for f in fields(Settings)}
     settings = []
     for item in switches:
@@ -78,6 +84,42 @@ def quality(data: str, num: int, methods: list[str], work: Path, out: Path | Non
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(note + table)
     return table
+
+
+class _Cached:
+    """A fill remembered per input, so a method shared by several studies fills each case once."""
+
+    def __init__(self, fill) -> None:  # type: ignore[no-untyped-def]
+        self.fill, self.memo = fill, {}  # type: ignore[var-annotated]
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        key = (image.tobytes(), np.asarray(mask).tobytes())
+        if key not in self.memo:
+            self.memo[key] = np.asarray(self.fill(image, mask))
+        return self.memo[key]  # type: ignore[no-any-return]
+
+
+def studies(cases_dir: str, pairs: list[str], out: Path, num: int | None, seed: int) -> None:
+    """Blind study folders (``gmcnn study`` format) for ``A/B`` method pairs; score them with ``gmcnn study score``."""
+    from dataclasses import replace
+
+    from gmcnn.evaluation.protocol import load_cases
+    from gmcnn.evaluation.study import make_study
+
+    cases = load_cases(cases_dir)
+    built: dict[str, object] = {}
+    for pair in pairs:
+        pair, _, count = pair.partition("@")  # "A/B@36": 36 pairs of this study
+        a, b = pair.split("/")
+        methods = []
+        for spec in (a, b):
+            if spec not in built:
+                method = parse_method(spec)
+                built[spec] = replace(method, fill=_Cached(method.fill))
+            methods.append(built[spec])
+        folder = out / f"{a}__vs__{b}".replace(":", "_").replace("=", "")
+        make_study(cases, methods, folder, num=int(count) if count else num, seed=seed, progress=False)  # type: ignore[arg-type]
+        print(f"{folder}: {a} (A) vs {b} (B)", flush=True)
 
 
 def _astronaut(size: tuple[int, int]) -> np.ndarray:
@@ -156,15 +198,17 @@ def speed(rounds: int, small: bool) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", nargs="?", choices=("speed", "quality"), help="which benchmark")
+    parser.add_argument("what", nargs="?", choices=("speed", "quality", "studies"), help="which benchmark")
     parser.add_argument("--smoke", action="store_true", help="tiny runs of both, to check the script")
     parser.add_argument("--rounds", type=int, default=5, help="speed: interleaved rounds")
     parser.add_argument("--data", help="quality: folder of photos or of held-out images")
-    parser.add_argument("--num", type=int, default=24, help="quality: cases per protocol")
+    parser.add_argument("--num", type=int, help="quality: cases per protocol (24); studies: pairs (every case)")
     parser.add_argument("--seed", type=int, default=0, help="quality: case seed")
     parser.add_argument("--methods", nargs="+", default=["patchmatch", "pushpull", "complete"])
     parser.add_argument("--work", type=Path, default=Path("runs/completion"), help="quality: cases and fills")
-    parser.add_argument("--out", type=Path, help="quality: write the table here too")
+    parser.add_argument("--out", type=Path, help="quality: write the table here too; studies: the parent folder")
+    parser.add_argument("--cases", help="studies: a case set folder (e.g. /work/data/cases/val_mixed)")
+    parser.add_argument("--pairs", nargs="+", help="studies: A/B method pairs, e.g. complete/patchmatch (@N: N pairs)")
     args = parser.parse_args(argv)
     if args.smoke:
         import tempfile
@@ -184,9 +228,13 @@ def main(argv: list[str] | None = None) -> None:
     elif args.what == "quality":
         if not args.data:
             parser.error("quality needs --data")
-        print(quality(args.data, args.num, args.methods, args.work, args.out, args.seed))
+        print(quality(args.data, args.num or 24, args.methods, args.work, args.out, args.seed))
+    elif args.what == "studies":
+        if not (args.cases and args.pairs and args.out):
+            parser.error("studies needs --cases, --pairs and --out")
+        studies(args.cases, args.pairs, args.out, args.num, args.seed)
     else:
-        parser.error("say speed or quality (or --smoke)")
+        parser.error("say speed, quality or studies (or --smoke)")
 
 
 if __name__ == "__main__":

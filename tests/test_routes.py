@@ -162,7 +162,7 @@ def test_health_describes_the_model(client: TestClient) -> None:
     assert h["model"]["training"] == {"image_size": 64, "mask_type": "mixed"}
     assert h["model"]["contract"]["mask_polarity"] == "1=hole"
     assert h["limits"]["queue_capacity"] == 5 and h["limits"]["max_pixels"] > 0
-    assert h["defaults"]["process_size"] >= 64
+    assert h["defaults"]["process_size"] is None and h["model"]["contract"]["process_size"] >= 64  # None = the model's own
     assert set(h["strategies"]) == {"auto", "original", "resize", "crop"}
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import numpy as np
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -63,6 +64,7 @@ def _form(name: str) -> Any:
 
 # Every route refuses query parameters and form fields it does not declare (422 naming them).
 router = APIRouter(dependencies=[Depends(refuse_unknown_fields)])
+_PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
 
 # ------------------------------------------------------------------------------------------------ fill
@@ -127,6 +129,8 @@ async def inpaint(
     headers = {"X-Gmcnn-Strategy": str(info.get("strategy", strategy)), "X-Gmcnn-Windows": str(info.get("windows", 0))}
     if "seconds" in info:
         headers["X-Gmcnn-Seconds"] = f"{float(info['seconds']):.3f}"
+    # which model made it; a name from a folder may hold any character, headers only printable ASCII
+    headers["X-Gmcnn-Model"] = quote(str(info.get("model", "")), safe=_PRINTABLE)
     return Response(body, media_type=Image.MIME.get(fmt, "application/octet-stream"), headers=headers)
 
 
@@ -134,10 +138,9 @@ async def _run_fill(
     state: ServerState, slot: Slot, job: Job | None, source: Image.Image, hole: np.ndarray, options: FillOptions
 ) -> tuple[Any, dict[str, Any]]:
     """Run the model on its thread; 409 if the job is cancelled, 422 for a mode the model cannot fill."""
-    inpainter = state.inpainter
 
-    def fill() -> tuple[Any, dict[str, Any]]:
-        done = inpainter.fill(source, hole, options, progress=job.progress if job is not None else None)
+    def fill() -> tuple[Any, dict[str, Any]]:  # the model served when it runs (a switch runs on this thread too)
+        done = state.inpainter.fill(source, hole, options, progress=job.progress if job is not None else None)
         return done.image, done.info()
 
     try:
