@@ -35,11 +35,11 @@ from helpers.browser import (
     set_range,
     wait_fills,
 )
+from helpers.server import BackgroundServer
 from PIL import Image
 
 from gmcnn import Inpainter
 from gmcnn.web import create_app
-from gmcnn.web.background import BackgroundServer
 
 pytestmark = pytest.mark.slow
 need_chromium()

@@ -22,10 +22,10 @@ from helpers.browser import (
     wait_fills,
 )
 from helpers.release_server import TF_ID, TF_NAME, ReleaseServer, register_fakes, tf_release_zip
+from helpers.server import BackgroundServer
 
 from gmcnn import Inpainter
 from gmcnn.web import create_app
-from gmcnn.web.background import BackgroundServer
 from gmcnn.weights.format import export_generator
 
 pytestmark = pytest.mark.slow

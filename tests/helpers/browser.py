@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from gmcnn import Inpainter
-from gmcnn.web.chromium import CHROMIUM, LAUNCH_ARGS
+from helpers.chromium import CHROMIUM, LAUNCH_ARGS
 
 W, H = 192, 144  # test photo size
 FILL_TIMEOUT_MS = 120_000  # the machine is shared; a fill is fast but may wait for CPU
@@ -48,7 +48,7 @@ def recording(inpainter: Inpainter) -> Any:
 @pytest.fixture(scope="module")
 def server(recording: Any) -> Iterator[Any]:
     from gmcnn.web import create_app
-    from gmcnn.web.background import BackgroundServer
+    from helpers.server import BackgroundServer
 
     with BackgroundServer(create_app(recording)) as live:
         yield live

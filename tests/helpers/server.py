@@ -1,4 +1,4 @@
-"""``BackgroundServer``: the app served by uvicorn in a thread, for tests, benchmarks and the screenshot script."""
+"""``BackgroundServer``: the app served by uvicorn in a thread, for tests and the screenshot script."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 class BackgroundServer:
     """uvicorn serving ``app`` in a thread on a free loopback port: ``with BackgroundServer(app) as s: s.url``.
 
-    For tests, benchmarks and the screenshot script: the same server as ``gmcnn serve``, in this process.
+    For tests and the screenshot script: the same server as ``gmcnn serve``, in this process.
     """
 
     def __init__(self, app: Any) -> None:
