@@ -316,9 +316,6 @@ def health(request: Request) -> dict[str, Any]:
             "max_pixels": state.max_pixels,
             "memory_budget_bytes": state.budget.total,
             "queue_capacity": state.queue.capacity,
-            "process_size": [OPTIONS["process_size"]["minimum"], OPTIONS["process_size"]["maximum"]],
-            "grow": OPTIONS["grow"]["maximum"],
-            "feather": OPTIONS["feather"]["maximum"],
         },
         "queue": {"in_progress": state.queue.admitted},
         "features": {
