@@ -44,3 +44,17 @@ def test_a_tap_selects_on_a_phone(phone: Any, scene_file: tuple[Path, Any]) -> N
     expect(phone.locator("#fact-hole")).not_to_have_text("none yet")
     share = float(phone.locator("#fact-hole").text_content().split("%")[0]) / 100
     assert share == pytest.approx(obj.mean(), rel=0.2)  # the object's share of the image, not a dot's
+
+
+def test_without_opencv_the_tool_says_how_to_get_it(browser: Any, server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.browser import DESKTOP, open_page
+
+    from gmcnn.inpainting import select
+
+    monkeypatch.setattr(select, "available", lambda: False)  # the server runs in this process
+    context, page, errors = open_page(browser, server.url, DESKTOP)
+    tool = page.locator("[data-tool=select]")
+    expect(tool).to_be_disabled()
+    assert "gmcnn[web]" in tool.get_attribute("title")
+    context.close()
+    assert not errors

@@ -1,12 +1,13 @@
 // gmcnn painter: paint over what should go, press Fill, keep painting on the result.
 // Plain browser ES modules, no framework, no build step, no network but this server. This module holds the
 // page's actions (open, fill, smart select, undo, save) and wires the others: state (the one state object),
-// options (controls from the server's schema), mask, halo, history, view, input, toolbar, explain, models,
+// options (controls from the server's schema), mask, halo, history, files, view, input, toolbar, explain, models,
 // api and panel.
 import * as api from "./api.js";
 import * as explain from "./explain.js";
 import { drawHalo, resetHalo } from "./halo.js";
-import { pushHistory, filledMask, redo as redoEntry, releaseAll, undo as undoEntry } from "./history.js";
+import { displayable, downloadMask, downloadResult, stemOf } from "./files.js";
+import { pushHistory, redo as redoEntry, releaseAll, undo as undoEntry } from "./history.js";
 import { wireInput } from "./input.js";
 import * as mask from "./mask.js";
 import { loadModels, wireModels } from "./models.js";
@@ -16,7 +17,6 @@ import { S, el } from "./state.js";
 import { layoutToolbar, wireToolbar } from "./toolbar.js";
 import * as view from "./view.js";
 
-const EXTENSIONS = { "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/tiff": "tif", "image/bmp": "bmp" };
 // Until /api/v1/health answers (then its "messages" say it, in the CLI's and the API's words).
 const EMPTY_MASK = "the mask is empty: there is nothing to fill; paint over the part that should go (white in a mask file)";
 
@@ -83,29 +83,6 @@ function askPlan() {
 }
 
 // ------------------------------------------------------------------------------------------------ images
-function stemOf(name) {
-  const dot = name.lastIndexOf(".");
-  return dot > 0 ? [name.slice(0, dot), name.slice(dot + 1)] : [name || "image", ""];
-}
-
-/** {blob, url} for a file: the browser shows it itself, or (TIFF) through the server's PNG preview. */
-async function displayable(blob, name) {
-  const url = URL.createObjectURL(blob);
-  const probe = new Image();
-  probe.src = url;
-  try {
-    await probe.decode();
-    return { blob, url, width: probe.naturalWidth, height: probe.naturalHeight };
-  } catch {
-    URL.revokeObjectURL(url);
-  }
-  const png = await api.preview(blob, name);
-  const shown = URL.createObjectURL(png);
-  probe.src = shown;
-  await probe.decode();
-  return { blob, url: shown, width: probe.naturalWidth, height: probe.naturalHeight };
-}
-
 function showImage(image) {
   S.image = image;
   el.work.src = image.url;
@@ -293,45 +270,6 @@ function applyFill(sentImage, after, sent) {
   mask.setAll(maskAfter);
   S.fills += 1;
   S.saved = false;
-}
-
-// ------------------------------------------------------------------------------------------------ downloads
-function saveBlob(blob, name) {
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 60000);
-}
-
-function downloadResult() {
-  if (!S.image) {
-    setStatus("Nothing to save: open an image first.", "error");
-    return;
-  }
-  if (S.image === S.original) {
-    setStatus("Nothing to save yet: paint and Fill first (Ctrl+Shift+S saves the mask).", "error");
-    return;
-  }
-  const type = S.image.blob.type;
-  const ext = type === S.original.blob.type && S.ext ? S.ext : EXTENSIONS[type] || S.ext || "png";
-  saveBlob(S.image.blob, `${S.stem}-filled.${ext}`);
-  S.saved = true;
-  updateUi();
-  setStatus(`Saved ${S.stem}-filled.${ext} (the server's file: ${S.facts ? S.facts.exact : ""}).`);
-}
-
-async function downloadMask() {
-  if (!S.image) return;
-  const filled = filledMask();
-  if (!filled && !S.holes.count) return;
-  const union = filled || new Uint8Array(S.W * S.H);
-  for (let k = 0; k < union.length; k++) union[k] |= S.bits[k];
-  saveBlob(await mask.encodeMaskPng(union, S.W, S.H), `${S.stem}-mask.png`);
-  const what = filled ? (S.holes.count ? "everything filled plus the painted mask" : "everything filled so far") : "the painted mask";
-  setStatus(`Saved ${S.stem}-mask.png (${what}; black/white PNG, white = fill).`);
 }
 
 function setComparing(on) {
