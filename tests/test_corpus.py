@@ -1,4 +1,4 @@
-"""The offline corpus: manifest rules, licence lookup, builds from small real .deb files made on the spot (resume,
+"""The offline corpus: manifest rules, builds from small real .deb files made on the spot (resume,
 offline rebuild, changed files, archive members, opaque crops) and one build from a small real Debian package."""
 
 from __future__ import annotations
@@ -180,53 +180,6 @@ def test_manifest_with_wrong_columns_names_them(tmp_path):
         corpus.read_manifest(path)
     with pytest.raises(UserError, match="not found"):
         corpus.read_manifest(tmp_path / "missing.csv")
-
-
-def test_assign_splits_is_deterministic_and_keeps_scenes_whole():
-    groups = [f"scene{i}" for i in range(50)]
-    split = corpus.assign_splits(groups)
-    assert split == corpus.assign_splits(reversed(groups))
-    assert sum(s == "val" for s in split.values()) == 6
-    # Dropping one train group moves no other group across the split.
-    dropped = next(g for g, s in split.items() if s == "train")
-    again = corpus.assign_splits(g for g in groups if g != dropped)
-    assert sum(again[g] != split[g] for g in again) <= 1
-
-
-# -------------------------------------------------------------------------------------------- licences
-
-COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
-
-Files: *
-Copyright: someone
-License: GPL-2+
-
-Files: 20.04/Kleiber_by_Lukas_Baubkus.jpg
-       20.04/Other.jpg
-Copyright: 2020, Lukas
-License: CC-BY-SA-3.0
-
-License: GPL-2+
- long text
-"""
-
-
-def test_licence_uses_source_paths_and_last_matching_stanza():
-    lic = corpus.copyright_licence
-    path = "usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg"
-    assert lic(COPYRIGHT, "lomiri-wallpapers-20.04", path) == "CC-BY-SA-3.0"
-    # Without the 20.04/ source prefix (another package) only the catch-all matches.
-    assert lic(COPYRIGHT, "ukui-wallpapers", path) == "GPL-2+"
-    with pytest.raises(UserError, match="no Files: stanza"):
-        lic("Format: x\n\nFiles: debian/*\nLicense: MIT\n", "ukui-wallpapers", path)
-
-
-def test_licence_of_an_archive_member_uses_its_source_path():
-    text = "Format: x\n\nFiles: *\nLicense: GPL-2+\n\nFiles:\n base/textures/tex_a/wall.png\nLicense: CC-BY-3.0\n"
-    pk3 = "usr/share/games/ufoai/base/0textures.pk3"
-    assert corpus.licence_for(text, "ufoai-textures", pk3, "textures/tex_a/wall.png") == "CC-BY-3.0"
-    assert corpus.licence_for(text, "ufoai-textures", pk3, "textures/tex_a/floor.png") == "GPL-2+"
-    assert corpus.licence_for("free-form text", "digikam-data", "usr/share/x.png") == "GPL-2+"
 
 
 # ---------------------------------------------------------------------------------------------- builds

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_corpus
+from helpers.corpus import write_corpus
 from PIL import Image
 
 from gmcnn.data import corpus

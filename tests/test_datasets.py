@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import write_corpus
+from helpers.corpus import write_corpus
 from PIL import Image
 
 from gmcnn.data.corpus_cache import ensure_cache

@@ -30,7 +30,6 @@ scene leaks into training through a near-duplicate.
 from __future__ import annotations
 
 import csv
-import fnmatch
 import hashlib
 import io
 import os
@@ -70,25 +69,6 @@ KINDS = ("photo", "texture")
 MIN_PHOTO_SIDE = 256
 MIN_CROP_SIDE = 128
 MIN_TEXTURE_SIDE = 128
-# Where each package installs its images -> where they live in the upstream source tree, so the
-# DEP-5 ``Files:`` patterns of the copyright file (written against the source tree) can be matched.
-# A file inside an archive is named ``ARCHIVE!MEMBER``.
-SOURCE_PREFIXES: dict[str, tuple[tuple[str, str], ...]] = {
-    "opencv-doc": (
-        ("usr/share/doc/opencv-doc/examples/", "samples/"),
-        ("usr/share/doc/opencv-doc/opencv4/html/", "doc/"),
-    ),
-    "mate-backgrounds": (("usr/share/backgrounds/mate/", ""),),
-    "plasma-workspace-wallpapers": (("usr/share/wallpapers/", ""),),
-    "gnome-backgrounds": (("usr/share/backgrounds/gnome/", ""),),
-    "ukui-wallpapers": (("usr/share/backgrounds/", ""),),
-    "lomiri-wallpapers-20.04": (("usr/share/backgrounds/", "20.04/"),),
-    "lomiri-wallpapers-16.04": (("usr/share/backgrounds/", "16.04/"),),
-    "ufoai-textures": (("usr/share/games/ufoai/base/0textures.pk3!", "base/"),),
-    "extremetuxracer-data": (("usr/share/games/etr/", "data/"),),
-}
-# Packages whose copyright file is free-form rather than DEP-5: the licence it states for the package's data.
-FREE_FORM_LICENCES = {"digikam-data": "GPL-2+"}  # "almost all software is GPL ... version 2 ... or any later"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*\.(jpg|jpeg|png|tga|ppm)")
 _CROP = re.compile(r"\d+,\d+,\d+,\d+")
@@ -252,72 +232,6 @@ def write_manifest(entries: Iterable[Entry], path: Path | str) -> None:
     writer.writeheader()
     writer.writerows(asdict(e) for e in rows)
     Path(path).write_text(buf.getvalue(), encoding="utf-8")
-
-
-def assign_splits(scenes: Iterable[str], *, val_fraction: float = 0.12) -> dict[str, str]:
-    """Deterministic split by scene: the scenes whose sha256(name) sorts first go to validation.
-
-    Hashing the name (rather than drawing random numbers) keeps a scene's split stable when other scenes
-    are added or removed, apart from the boundary.
-    """
-    ordered = sorted(set(scenes), key=lambda g: hashlib.sha256(g.encode()).hexdigest())
-    n_val = max(1, round(val_fraction * len(ordered)))
-    return {g: ("val" if i < n_val else "train") for i, g in enumerate(ordered)}
-
-
-# --------------------------------------------------------------------------------------------- licences
-
-
-def copyright_licence(copyright_text: str, package: str, path: str) -> str:
-    """The licence a DEP-5 copyright file gives to an installed file (the last matching stanza wins).
-
-    Args:
-        copyright_text: contents of ``/usr/share/doc/<package>/copyright``.
-        package: the package name, which selects the installed-path -> source-path mapping.
-        path: installed path inside the package.
-
-    Raises:
-        UserError: the file is not machine-readable (no ``Files:`` stanza matches).
-    """
-    source = path
-    for installed, upstream in SOURCE_PREFIXES.get(package, ()):
-        if path.startswith(installed):
-            source = upstream + path[len(installed) :]
-            break
-    licence = None
-    for patterns, stanza_licence in _dep5_file_stanzas(copyright_text):
-        if any(fnmatch.fnmatchcase(source, p) for p in patterns):
-            licence = stanza_licence
-    if licence is None:
-        raise UserError(f"{package}: no Files: stanza of its copyright file covers {path}")
-    return licence
-
-
-def _dep5_file_stanzas(text: str) -> list[tuple[list[str], str]]:
-    """``(patterns, licence short name)`` for each ``Files:`` stanza, in file order."""
-    stanzas = []
-    for block in re.split(r"\n\s*\n", text):
-        fields_: dict[str, list[str]] = {}
-        key = None
-        for line in block.splitlines():
-            if line.startswith((" ", "\t")) and key:
-                fields_[key].append(line.strip())
-            elif ":" in line and not line.startswith("#"):
-                key, _, value = line.partition(":")
-                key = key.strip().lower()
-                fields_[key] = [value.strip()]
-        if "files" in fields_ and "license" in fields_:
-            patterns = " ".join(fields_["files"]).split()
-            stanzas.append((patterns, fields_["license"][0]))
-    return stanzas
-
-
-def licence_for(copyright_text: str, package: str, path: str, member: str = "") -> str:
-    """The licence of a manifest row's source: :func:`copyright_licence` of ``path`` (``path!member`` for a
-    file inside an archive), or the stated licence of a package whose copyright file is free-form."""
-    if package in FREE_FORM_LICENCES:
-        return FREE_FORM_LICENCES[package]
-    return copyright_licence(copyright_text, package, f"{path}!{member}" if member else path)
 
 
 # ----------------------------------------------------------------------------------------------- build

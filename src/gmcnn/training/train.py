@@ -9,9 +9,14 @@ Two stages (a step = one generator update):
 * ``finetune``: ``d_steps`` critic updates (each on a fresh batch), then one generator update (on the last of
   those batches) with reconstruction + ID-MRF + adversarial terms. The generator simply continues from stage 1.
 
-Run directory: ``checkpoints/step_*.pt`` (resumable state), ``export/`` (the latest generator, loadable with
-``Inpainter.from_pretrained(run_dir)``), ``metrics.jsonl`` (scalars; TensorBoard events too when installed),
-``samples/step_*.png`` (masked input | prediction | composite | target), ``config.json``.
+Run directory: ``checkpoints/step_*.pt`` (resumable state), ``export`` (a link to the latest of
+``exports/step_*/``, switched atomically: the generator ``Inpainter.from_pretrained(run_dir)`` loads),
+``metrics.jsonl`` (scalars with wall-clock ``time``; TensorBoard events too when installed), ``samples/step_*.png``
+(masked input | prediction | composite | target), ``config.json``.
+
+Health (:mod:`gmcnn.training.health`): every step logs the generator's gradient norm (clipped with
+``grad_clip``); every validation logs the fusion saturation of the shown and the raw generator, and with
+``rollback_saturation`` a saturated run goes back to its last healthy checkpoint at a lower lr.
 """
 
 from __future__ import annotations

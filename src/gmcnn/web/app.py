@@ -3,15 +3,18 @@
 Routes (:mod:`gmcnn.web.routes`):
 
 * ``GET /`` — the painter page (``static/``: ES modules and styles served from the package, never a CDN);
-* ``POST /api/v1/inpaint`` — multipart ``image`` + ``mask`` (white / non-zero = hole, same size) and the fill
-  options (``strategy``, ``process_size``, ``grow``, ``feather``), ``output`` (``same`` | ``png``) and an
-  optional ``job`` id; answers the filled image in the upload's format. Pixels outside the mask (grown by
-  ``grow``, widened by ``feather``) are byte-identical for lossless formats (PNG, lossless WebP, TIFF, BMP);
+* ``POST /api/v1/inpaint`` — multipart ``image`` + ``mask`` (white / non-zero = hole, same size), every
+  :class:`~gmcnn.inpainting.options.FillOptions` field (one dependency, :mod:`gmcnn.web.form`), ``output``
+  (``same`` | ``png``), an optional ``job`` id and ``explain``; answers the filled image in the upload's format.
+  Pixels outside the mask (grown by ``grow``, widened by ``feather``) are byte-identical for lossless formats;
+* ``POST /api/v1/plan`` — the fill plan of a mask with the same options;
 * ``GET /api/v1/jobs/{id}`` (windows done / total) and ``DELETE /api/v1/jobs/{id}`` (cancel);
 * ``POST /api/v1/check`` — the server's verdict on an image before painting; ``POST /api/v1/preview`` — it as PNG;
 * ``GET /api/v1/health`` — the model, the fill options with their bounds, and the server's limits;
 * ``/docs`` (rendered offline from) ``/openapi.json`` — the API reference;
-* ``/api/v1/models`` ... — the model picker: list, switch, download a release (:mod:`gmcnn.web.models_routes`).
+* ``/api/v1/models`` ... — the model picker: list, switch, download a release (:mod:`gmcnn.web.models_routes`);
+* ``GET /api/v1/jobs/{id}/explain[/{name}.png]`` — how an ``explain=true`` fill was filled
+  (:mod:`gmcnn.web.explain_routes`); ``POST /api/v1/select`` — smart select (:mod:`gmcnn.web.select_routes`).
 
 Errors (:mod:`gmcnn.web.errors`) are JSON ``{"error", "detail"}``, 4xx for anything the client can fix.
 What bounds the work (:mod:`gmcnn.web.queue`): one model thread behind a bounded queue, and a server-wide
@@ -33,6 +36,7 @@ from fastapi.staticfiles import StaticFiles
 from gmcnn.inpainting.pipeline import Inpainter
 from gmcnn.io import MAX_PIXELS
 from gmcnn.version import __version__
+from gmcnn.web import explain_routes, select_routes
 from gmcnn.web.errors import install_error_handlers
 from gmcnn.web.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MEMORY_BUDGET, DEFAULT_QUEUE_SIZE
 from gmcnn.web.middleware import install_middleware
@@ -96,6 +100,8 @@ def create_app(
     install_middleware(app, max_upload_bytes=max_upload_bytes, allowed_hosts=allowed_hosts, body_timeout=body_timeout)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(explain_routes.router)
+    app.include_router(select_routes.router)
     install_models(app, inpainter, models_dir, download_url)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     return app
