@@ -64,7 +64,7 @@ def quality(data: str, num: int, methods: list[str], work: Path, out: Path | Non
     from gmcnn.evaluation.protocol import build_cases
 
     built = [parse_method(m) for m in methods]
-    header = "| method | " + " | ".join(f"{p} PSNR / SSIM / SWD" for p in PROTOCOLS) + " | s / case |"
+    header = "| method | " + " | ".join(f"{p} hole PSNR / hole SSIM / SWD" for p in PROTOCOLS) + " | s / case |"
     cells: dict[str, list[str]] = {m.label: [] for m in built}
     seconds: dict[str, list[float]] = {m.label: [] for m in built}
     for protocol in PROTOCOLS:
