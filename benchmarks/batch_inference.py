@@ -10,7 +10,8 @@
   one thread (``OMP_NUM_THREADS=1``); the single process runs once with torch's default thread count and once
   with one thread.
 
-Writes ``benchmarks/results/batch_inference.{json,md}``. The machine is shared: the load average is recorded.
+Writes ``benchmarks/results/batch_inference.{json,md}`` (``--out``). The machine is shared: the load average is
+recorded. ``--smoke``: 4 images of 64x64 at batch 2, written to a temp folder.
 """
 
 from __future__ import annotations
@@ -99,7 +100,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads for the in-process batching part")
     parser.add_argument("--batching-only", action="store_true",
                         help="measure batch 1 vs N only; results go to batch_inference_threads<N>.json")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder (default: benchmarks/results)")
+    parser.add_argument("--smoke", action="store_true", help="4 images of 64x64 at batch 2, written to a temp folder")
     args = parser.parse_args()
+    if args.smoke:
+        args.size, args.images, args.batch = 64, 4, 2
+        args.out = Path(tempfile.mkdtemp(prefix="gmcnn-smoke-"))
+    results = args.out
     if args.threads:
         torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
@@ -110,13 +117,13 @@ def main() -> None:
         print(f"batching  {args.size}x{args.size}: batch 1 {batched['batch_1']:.2f} img/s, batch {args.batch} "
               f"{batched[f'batch_{args.batch}']:.2f} img/s ({batched['speedup']:.2f}x)", flush=True)  # fmt: skip
         if args.batching_only:
-            RESULTS.mkdir(exist_ok=True)
+            results.mkdir(parents=True, exist_ok=True)
             name = f"batch_inference_threads{torch.get_num_threads()}.json"
-            (RESULTS / name).write_text(json.dumps({
+            (results / name).write_text(json.dumps({
                 "command": "python3 benchmarks/batch_inference.py " + " ".join(sys.argv[1:]), "size": args.size,
                 "images": args.images, "threads": torch.get_num_threads(), "loadavg_before": load_before,
                 "loadavg_after": os.getloadavg(), "batching": batched}, indent=2) + "\n")  # fmt: skip
-            print("wrote", RESULTS / name)
+            print("wrote", results / name)
             return
         runs = {"1": processes(folder, args.model, 1, 1), "1x1thread": processes(folder, args.model, 1, 1, threads=1),
                 "2": processes(folder, args.model, 2, 1)}  # fmt: skip
@@ -133,8 +140,8 @@ def main() -> None:
         "batching": batched, "processes": runs, "process_speedup": speedup,
         "process_speedup_vs_one_thread": speedup_1t,
     }  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "batch_inference.json").write_text(json.dumps(result, indent=2) + "\n")
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "batch_inference.json").write_text(json.dumps(result, indent=2) + "\n")
     b = args.batch
     md = [
         "# Batch inference throughput", "",
@@ -157,8 +164,8 @@ def main() -> None:
         "running one thread per process; the 1-thread row separates the two effects. Outputs are byte-identical "
         "in every setting (tests/test_batch.py, tests/test_pipeline.py).", "",
     ]  # fmt: skip
-    (RESULTS / "batch_inference.md").write_text("\n".join(md))
-    print("wrote", RESULTS / "batch_inference.md")
+    (results / "batch_inference.md").write_text("\n".join(md))
+    print("wrote", results / "batch_inference.md")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ variance (the official N(0, 0.02) init fades to a near-zero output on which any 
 would flatter bf16); each table says which. With a trained model a fidelity table over several photos follows.
 
 Usage: ``python benchmarks/fast_inference.py [--rounds 5] [--no-compile] [--no-onnx] [--memory] [--model PATH]``
+(``--smoke``: widths 8 and 4 at 256x256, one round, no compile / ONNX, one fidelity photo, the memory section at
+640x480; written to a temp folder).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import typing
@@ -218,7 +221,8 @@ _CHILD = textwrap.dedent(
     """
     import json, sys, time
     import numpy as np, torch
-    from gmcnn import Inpainter, runtime as R
+    from gmcnn import Inpainter
+    from gmcnn.inpainting.options import FillOptions
     from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
 
     def status(key):
@@ -236,7 +240,9 @@ _CHILD = textwrap.dedent(
         mask = np.zeros((h, w), bool)
         for y, x, s in [(0.2, 0.2, 300), (0.5, 0.6, 500), (0.8, 0.3, 200)]:
             mask[int(y * h) : int(y * h) + s, int(x * w) : int(x * w) + s] = True
-        inpainter(image[:512, :512], mask[:512, :512] | True, strategy="crop")  # warm-up
+        warm = np.zeros((min(h, 512), min(w, 512)), bool)
+        warm[64:192, 64:192] = True
+        inpainter(image[:512, :512], warm, strategy="crop")  # warm-up
         start = time.perf_counter()
         done = inpainter.fill(image, mask, FillOptions(strategy="crop"))
         out = {"seconds": time.perf_counter() - start, "windows": len(done.plan.windows)}
@@ -257,27 +263,34 @@ _CHILD = textwrap.dedent(
 
 def child(task: str, h: int, w: int, model: str) -> dict[str, float]:
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"} if task == "forward" else None
-    out = subprocess.run(
-        [sys.executable, "-c", _CHILD, task, str(h), str(w), model], capture_output=True, text=True, env=env, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", _CHILD, task, str(h), str(w), model], capture_output=True, text=True,
+                         env=env)  # fmt: skip
+    if out.returncode:
+        raise RuntimeError(f"the {task} {w}x{h} child failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def memory_section(model: str | None) -> str:
+# Sizes (height, width) of the memory section: two crop-strategy fills (4K, 12 MP) and two whole forwards.
+MEMORY_SIZES = ((2160, 3840), (3000, 4000)), ((1024, 768), (2160, 3840))
+SMOKE_MEMORY_SIZES = ((480, 640), (480, 640)), ((256, 256), (256, 320))
+
+
+def memory_section(model: str | None, sizes: tuple[tuple[tuple[int, int], ...], ...] = MEMORY_SIZES) -> str:
     """Crop-strategy fills of 4K / 12 MP images and full-resolution forwards, each in a fresh process."""
     model = model or "-"
     title = "cnum 32, random weights" if model == "-" else f"model {model!r}"
     lines = [f"## Memory and large images ({title}, runtime auto)", ""]
-    crop4k = child("crop", 2160, 3840, model)
-    crop12 = child("crop", 3000, 4000, model)
+    (h4k, w4k), (h12, w12) = sizes[0]
+    crop4k = child("crop", h4k, w4k, model)
+    crop12 = child("crop", h12, w12, model)
     lines += [
-        f"- 4K (3840x2160) fill, crop strategy, 3 holes: peak RSS of the whole process "
-        f"**{crop4k['peak_rss'] / 2**30:.2f} GiB** (bar: < 4 GB), {crop4k['seconds']:.1f} s, "
+        f"- {w4k}x{h4k} fill, crop strategy, 3 holes: peak RSS of the whole process "
+        f"**{crop4k['peak_rss'] / 2**30:.2f} GiB** (bar for 4K: < 4 GB), {crop4k['seconds']:.1f} s, "
         f"{crop4k['windows']} windows",
-        f"- 12 MP (4000x3000) fill, crop strategy, same holes: {crop12['seconds']:.1f} s, "
+        f"- {w12}x{h12} fill, crop strategy, same holes: {crop12['seconds']:.1f} s, "
         f"peak RSS {crop12['peak_rss'] / 2**30:.2f} GiB",
     ]
-    for h, w in [(1024, 768), (2160, 3840)]:
+    for h, w in sizes[1]:
         fwd = child("forward", h, w, model)
         lines.append(
             f"- full-resolution forward {w}x{h} ({fwd['runtime']} {fwd['precision']}): measured peak growth "
@@ -286,13 +299,18 @@ def memory_section(model: str | None) -> str:
     return "\n".join(lines)
 
 
-def fidelity_section(generator: GMCNN, described: str, size: int) -> str:
+FIDELITY_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "page", "text")
+
+
+def fidelity_section(
+    generator: GMCNN, described: str, size: int, *, photos: tuple[str, ...] = FIDELITY_PHOTOS, int8: bool = True
+) -> str:
     """PSNR of auto (and int8) against eager fp32 on several photos with rectangle + stroke holes."""
     from skimage import data
 
     runners = {
         name: R.build_runner(generator, device="cpu", runtime=rt, precision=pr)
-        for name, rt, pr in [("auto", "auto", "auto"), ("onnx int8", "onnx", "int8")]
+        for name, rt, pr in [("auto", "auto", "auto"), ("int8", "onnx", "int8")][: 2 if int8 else 1]
     }
     lines = [
         f"## Fidelity on the {described}",
@@ -301,12 +319,13 @@ def fidelity_section(generator: GMCNN, described: str, size: int) -> str:
         f"(auto = {runners['auto'].runtime} {runners['auto'].precision}). int8 is calibrated on astronaut/coffee/"
         "chelsea/rocket/immunohistochemistry crops, so only camera/page/text differ from its calibration set.",
         "",
-        "| photo | fp32 prediction std in the hole | auto: prediction | auto: filled image | int8: prediction | "
-        "int8: filled image |",
-        "|---|---|---|---|---|---|",
+        "| photo | fp32 prediction std in the hole | "
+        + " | ".join(f"{name}: prediction | {name}: filled image" for name in runners)
+        + " |",
+        "|---|---|" + "---|---|" * len(runners),
     ]
     _, mask = photo_inputs(size)
-    for name in ("astronaut", "coffee", "chelsea", "rocket", "camera", "page", "text"):
+    for name in photos:
         rgb = torch.from_numpy(np.atleast_3d(getattr(data, name)())).permute(2, 0, 1)[None].float()
         rgb = F.interpolate(rgb.expand(1, 3, -1, -1), size=(size, size), mode="bilinear", antialias=True)
         image = rgb / 127.5 - 1
@@ -329,7 +348,11 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="also measure 4K / 12 MP fills and the memory model")
     parser.add_argument("--model", help="trained weights for the fidelity check (default: the embedded default)")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--smoke", action="store_true", help="the smallest run (see above), written to a temp folder")
     args = parser.parse_args()
+    if args.smoke:
+        args.rounds, args.size, args.no_compile, args.no_onnx, args.memory = 1, 256, True, True, True
+        args.output = Path(tempfile.mkdtemp(prefix="gmcnn-smoke-")) / RESULTS.name
     trained = trained_model(args.model)
 
     image, mask = photo_inputs(args.size)
@@ -342,12 +365,13 @@ def main() -> None:
         f"Input: a {args.size}x{args.size} photo with a rectangle + stroke hole. {args.rounds} interleaved rounds.",
         "",
     ]
-    for cnum in (32, 16):
+    widths = (8, 4) if args.smoke else (32, 16)  # the first is the main one: compile, ONNX and profiles
+    for cnum in widths:
         generator, described = weights_for(cnum, trained)
         found, build = candidates(
-            generator, compile_=not args.no_compile and cnum == 32, onnx=not args.no_onnx and cnum == 32
+            generator, compile_=not args.no_compile and cnum == widths[0], onnx=not args.no_onnx and cnum == widths[0]
         )
-        if cnum != 32:  # the variant: only the baseline and the shipped paths
+        if cnum != widths[0]:  # the variant: only the baseline and the shipped paths
             found = {
                 k: v for k, v in found.items() if k.startswith(("eager fp32 NCHW", 'runtime="eager"', 'runtime="auto"'))
             }
@@ -355,21 +379,23 @@ def main() -> None:
         flops = GMCNN.flops(args.size, args.size, cnum) / 1e9
         out += [f"## cnum {cnum} ({flops:.0f} GFLOP per forward), {described}", "", rows_table(rows), ""]
         print("\n".join(out[-4:]), flush=True)
-        if cnum == 32:
+        if cnum == widths[0]:
             auto = next(v for k, v in found.items() if k.startswith('runtime="auto"'))
             for title, fn in [("eager fp32 NCHW", found[next(iter(found))]), ('runtime="auto"', auto)]:
                 out += [
-                    f"### Where the time goes: {title} (cnum 32, one forward)",
+                    f"### Where the time goes: {title} (cnum {cnum}, one forward)",
                     "",
                     profile_table(fn, image, mask),
                     "",
                 ]
                 print("\n".join(out[-4:]), flush=True)
     if trained is not None:
-        out += [fidelity_section(*trained, args.size), ""]
+        photos = FIDELITY_PHOTOS[:1] if args.smoke else FIDELITY_PHOTOS
+        out += [fidelity_section(*trained, args.size, photos=photos, int8=not args.no_onnx), ""]
         print(out[-2], flush=True)
     if args.memory:
-        out += [memory_section(args.model or ("default" if trained else None)), ""]
+        sizes = SMOKE_MEMORY_SIZES if args.smoke else MEMORY_SIZES
+        out += [memory_section(args.model or ("default" if trained else None), sizes), ""]
         print(out[-2], flush=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text("\n".join(out))

@@ -10,6 +10,7 @@ crop) over the same corpus's ``train/`` photos. The cache is read once before ti
 markdown table and writes it to ``benchmarks/results/loader_throughput.md``.
 
     python3 benchmarks/loader_throughput.py [--corpus /work/data/corpus_v2] [--batches 20] [--workers 0 1 2]
+    python3 benchmarks/loader_throughput.py --smoke   # a tiny random-pixel corpus, batch 1, temp folder
 """
 
 from __future__ import annotations
@@ -17,18 +18,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from train_step_speed import build_step
 
+from gmcnn.data.corpus_cache import ensure_cache
 from gmcnn.data.datasets import CorpusDataset, CropDataset, ImageFileDataset, find_images
 from gmcnn.data.masks import build_mask
 from gmcnn.training.config import TrainConfig, resolve_config
 
 RESULTS = Path(__file__).with_name("results") / "loader_throughput.md"
+SIZE = 256  # crop side of the loaders and the training step
 
 
 def loader_rate(dataset: CropDataset, *, batch: int, batches: int, workers: int) -> float:
@@ -43,10 +48,24 @@ def loader_rate(dataset: CropDataset, *, batch: int, batches: int, workers: int)
     return batch * batches / (time.perf_counter() - start)
 
 
+def smoke_corpus(folder: Path) -> Path:
+    """A built-looking corpus of a few random-pixel photos and textures (the smoke run needs no real corpus);
+    written by the tests' own helper, so the two never disagree on the corpus layout."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from helpers.corpus import write_corpus
+
+    rng = np.random.default_rng(0)
+    images = {f"{kind}{split}.png": (kind, split, rng.integers(0, 256, (SIZE + 8, SIZE + 16, 3), dtype=np.uint8))
+              for kind in ("photo", "texture") for split in ("train", "val")}  # fmt: skip
+    root = write_corpus(folder / "corpus", images)  # photos land in train/, where the file loader reads them
+    ensure_cache(root, progress=False)
+    return root
+
+
 def step_rate(stage: int, *, batch: int, repeats: int) -> float:
     """Crops/s of the cpu_small preset's training step (best of ``repeats`` after a warm-up)."""
     cfg = resolve_config("cpu_small", {})
-    step = build_step({"stage": stage, "cnum": cfg.cnum, "precision": "bf16" if cfg.bf16 else "fp32", "size": 256,
+    step = build_step({"stage": stage, "cnum": cfg.cnum, "precision": "bf16" if cfg.bf16 else "fp32", "size": SIZE,
                        "layout": "channels_last" if cfg.channels_last else "contiguous", "batch": batch,
                        "preset": "cpu_small"})  # fmt: skip
     step()
@@ -65,10 +84,16 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=RESULTS, help="the markdown table (default: %(default)s)")
+    ap.add_argument("--smoke", action="store_true", help="a tiny random-pixel corpus, batch 1, one of everything")
     args = ap.parse_args()
+    if args.smoke:
+        tmp = Path(tempfile.mkdtemp(prefix="gmcnn-smoke-"))
+        args.corpus, args.out = smoke_corpus(tmp), tmp / RESULTS.name
+        args.batch, args.batches, args.workers, args.repeats = 1, 1, [0], 1
     cfg = resolve_config("cpu_small", {})
     mask = build_mask(cfg.mask_type)
-    common = {"image_size": 256, "mask": mask, "crop_scale": (cfg.crop_scale_min, 1.0)}
+    common = {"image_size": SIZE, "mask": mask, "crop_scale": (cfg.crop_scale_min, 1.0)}
     fraction = TrainConfig().texture_fraction
     cached = CorpusDataset(args.corpus, texture_fraction=fraction, **common)
     files = ImageFileDataset(find_images(args.corpus / "train"), **common)
@@ -88,7 +113,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     lines = [
         f"corpus {args.corpus} ({len(cached.photos)} train photos, {len(cached.textures)} train textures), "
-        f"batch {args.batch}, 256x256, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"batch {args.batch}, {SIZE}x{SIZE}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"{os.cpu_count()} CPUs, load average {load:.1f} at the end",
         "",
         "| what | crops/s |",
@@ -100,8 +125,9 @@ def main() -> None:
     ]
     text = "\n".join(lines) + "\n"
     print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(f"    python3 benchmarks/loader_throughput.py {' '.join(sys.argv[1:])}\n\n" + text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(f"    python3 benchmarks/loader_throughput.py {' '.join(sys.argv[1:])}\n\n" + text)
+    print("wrote", args.out)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,13 @@ The check behind the ``cpu_live_mrf`` learning rate: at lr 1e-3 the network stal
 stuck at 14.6 dB, 75 % of the fusion ELU flat after 30 steps, :mod:`gmcnn.training.health`); at 1e-4 and
 3e-4 it fits (20.7 and 21.9 dB after 60 and 40 steps). Usage::
 
-    python3 benchmarks/overfit_check.py [--data data/corpus_v2/val] [--lr 1e-4] [--steps 60] [--init scaled]
+    python3 benchmarks/overfit_check.py [--data data/corpus_v2/val] [--lr 1e-4] [--steps 60] [--init scaled] [--smoke]
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,7 +49,14 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--init", choices=("scaled", "official"), default="scaled")
+    ap.add_argument("--smoke", action="store_true", help="2 steps on 4 random images")
     args = ap.parse_args()
+    if args.smoke:
+        tmp = tempfile.TemporaryDirectory()
+        rng = np.random.default_rng(0)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)).save(f"{tmp.name}/{i}.png")
+        args.data, args.steps = tmp.name, 2
     torch.manual_seed(0)
     image = centre_crops(args.data)
     mask = torch.zeros(len(image), 1, 256, 256)

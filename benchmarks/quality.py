@@ -2,14 +2,16 @@
 
 Runs ``paper-rect``, ``center`` and ``strokes`` (fixed seed) on a folder of held-out photos (by default the
 corpus validation split built by ``gmcnn corpus build``). The full outputs (cases, every fill, per-case CSV)
-go to ``--work`` (git-ignored ``runs/``); ``summary.md``, ``results.csv`` and the first contact sheet of each
-protocol are copied to ``--out``, and ``--out/quality.md`` joins the three summaries. ``--out/realism.md``
-has one table for all protocols (hole PSNR, SSIM, pooled hole SWD, gradient ratio per method) and the
-ablation (pre-fill / + network / + texture stage / both), and ``--out/frontier.png`` plots hole PSNR against
-hole SWD for every method, one panel per protocol. ``--report`` rebuilds those two from ``--work`` without
-filling again. Usage::
+go to ``--work`` (git-ignored ``runs/``), the pictures too (contact sheets, ``frontier.png``); the text is
+copied to ``--out`` (committed): ``summary.md``, ``results.csv`` and ``pooled.csv`` per protocol, and
+``--out/quality.md`` joins the three summaries. ``--out/realism.md`` has one table for all protocols (hole PSNR,
+SSIM, pooled hole SWD, gradient ratio per method) and the ablation (pre-fill / + network / + texture stage /
+both), and ``--work/frontier.png`` plots hole PSNR against hole SWD for every method, one panel per protocol
+(``scripts/docs_pictures.py`` copies the pictures the model card shows into docs/). ``--report`` rebuilds
+those two from ``--work`` without filling again. Usage::
 
     python3 benchmarks/quality.py [--data data/corpus/val] [--num 200] [--methods default,default:texture=patch,...]
+    python3 benchmarks/quality.py --smoke   # 2 crops of 2 scikit-image photos, default + telea, temp folder
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import csv
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +30,7 @@ from gmcnn.evaluation.evaluate import DEFAULT_METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOCOLS = ("paper-rect", "center", "strokes")
-KEPT = ("summary.md", "results.csv", "pooled.csv", "contact_sheet_1.png")
+KEPT = ("summary.md", "results.csv", "pooled.csv")  # text only: pictures stay in --work
 # (row title, method label): what each stage adds, on the same cases.
 ABLATION = (
     ("pre-fill (push-pull)", "pushpull"),
@@ -110,12 +113,28 @@ def frontier_plot(scores: dict[str, dict[str, dict[str, float]]], path: Path) ->
 
 
 def report(work: Path, out: Path) -> None:
-    """realism.md and frontier.png from the protocols' results under ``work``."""
+    """``out/realism.md`` and ``work/frontier.png`` from the protocols' results under ``work``."""
     scores = {p: protocol_scores(work / p) for p in PROTOCOLS if (work / p / "pooled.csv").is_file()}
     out.mkdir(parents=True, exist_ok=True)
     (out / "realism.md").write_text(realism_markdown(scores))
-    frontier_plot(scores, out / "frontier.png")
+    frontier_plot(scores, work / "frontier.png")
     print((out / "realism.md").read_text())
+
+
+def smoke_photos(folder: Path) -> Path:
+    """Two of scikit-image's bundled photos (evaluation and tests only, never training data)."""
+    from PIL import Image
+    from skimage import data
+
+    folder.mkdir(parents=True)
+    for name in ("astronaut", "coffee"):
+        Image.fromarray(getattr(data, name)()).save(folder / f"{name}.png")
+    return folder
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (what a reader can find), else as given."""
+    return str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
 
 
 def main() -> int:
@@ -127,7 +146,12 @@ def main() -> int:
     ap.add_argument("--work", default=str(ROOT / "runs" / "quality"), help="full outputs (large, not committed)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "quality"), help="committed summaries")
     ap.add_argument("--report", action="store_true", help="only rebuild realism.md and frontier.png from --work")
+    ap.add_argument("--smoke", action="store_true", help="2 crops of 2 test photos, default + telea, temp folders")
     args = ap.parse_args()
+    if args.smoke:
+        tmp = Path(tempfile.mkdtemp(prefix="gmcnn-smoke-"))
+        args.data, args.num, args.methods = str(smoke_photos(tmp / "photos")), 2, "default,telea"
+        args.work, args.out = str(tmp / "work"), str(tmp / "out")
     work, out = Path(args.work), Path(args.out)
     if args.report:
         report(work, out)
@@ -143,7 +167,8 @@ def main() -> int:
         for name in KEPT:
             shutil.copy2(folder / name, out / protocol / name)
         summary = (folder / "summary.md").read_text().replace("# gmcnn eval:", "## Protocol", 1)
-        joined += [summary, f"![contact sheet]({protocol}/contact_sheet_1.png)", ""]
+        sheets = f"{_shown(folder)}/contact_sheet_*.png"
+        joined += [summary, f"Contact sheets: `{sheets}` (full size, not committed).", ""]
     (out / "quality.md").write_text("\n".join(joined))
     report(work, out)
     print(f"summaries in {out}")

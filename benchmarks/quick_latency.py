@@ -1,13 +1,15 @@
 """Quick latency check on a quiet machine: full GMCNN 512² (auto vs eager fp32, interleaved) and the default
 model's 512² and 12 MP fills, and the default beside its push-pull pre-fill alone and OpenCV Telea.
 With ``--texture``: only the texture stage on/off (512² and 12 MP two holes, interleaved rounds in one run, the
-on/off ratio per round). Prints one line per measurement. Usage: python3 benchmarks/quick_latency.py [--texture]"""
+on/off ratio per round). Prints one line per measurement. Usage: python3 benchmarks/quick_latency.py [--texture]
+(``--smoke``: 256² and 640x480 instead of 512² and 12 MP, one round each; seconds, for a test)."""
 
 from __future__ import annotations
 
+import argparse
 import statistics
-import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -30,61 +32,90 @@ def _timed(fn, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
     return out
 
 
-def main() -> None:
+@dataclass(frozen=True)
+class Setting:
+    """The sizes and repeat counts of one run (the full one, or the smoke test's few seconds)."""
+
+    side: int = 512  # the square fill
+    big: tuple[int, int] = (3000, 4000)  # the large fill, height x width (12 MP)
+    few: bool = False  # one round / repeat everywhere
+
+    def repeats(self, n: int) -> int:
+        return 1 if self.few else n
+
+
+def _square(side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The astronaut at side x side and one rectangular hole (150:300, 200:330 at 512)."""
+    img = np.asarray(Image.fromarray(data.astronaut()).resize((side, side)))
+    m = np.zeros((side, side), bool)
+    m[side * 150 // 512 : side * 300 // 512, side * 200 // 512 : side * 330 // 512] = True
+    return img, m
+
+
+def main(setting: Setting) -> None:
     torch.manual_seed(0)
-    img = np.asarray(Image.fromarray(data.astronaut()).resize((512, 512)))
-    m = np.zeros((512, 512), bool)
-    m[150:300, 200:330] = True
+    side = setting.side
+    img, m = _square(side)
     x, mt = rgb_to_tensor(img), torch.from_numpy(m)[None, None].float()
     full = GMCNN(GMCNNConfig(cnum=32)).eval()
     run = build_runner(full, device="cpu")
     with torch.inference_mode():
         run(x, mt), full(x, mt)  # warm-up
-        pairs = [(_timed(lambda: full(x, mt), 1)[0], _timed(lambda: run(x, mt), 1)[0]) for _ in range(4)]
+        rounds4 = range(setting.repeats(4))
+        pairs = [(_timed(lambda: full(x, mt), 1)[0], _timed(lambda: run(x, mt), 1)[0]) for _ in rounds4]
     eager, auto = [p[0] for p in pairs], [p[1] for p in pairs]
     ratio = statistics.median(e / a for e, a in pairs)
     print(
-        f"full GMCNN cnum32 512x512 forward: auto ({run.runtime} {run.precision}) p50 {statistics.median(auto):.3f}s; "
+        f"full GMCNN cnum32 {side}x{side} forward: auto ({run.runtime} {run.precision}) "
+        f"p50 {statistics.median(auto):.3f}s; "
         f"eager fp32 NCHW p50 {statistics.median(eager):.3f}s; per-round ratio median {ratio:.2f}x"
     )
     default = Inpainter.from_pretrained("default", device="cpu")
     default(img, m)
     print(
-        f"default 512x512 fill (whole Inpainter call): p50 {statistics.median(_timed(lambda: default(img, m), 5)):.3f}s"
+        f"default {side}x{side} fill (whole Inpainter call): "
+        f"p50 {statistics.median(_timed(lambda: default(img, m), setting.repeats(5))):.3f}s"
     )
     # The default model's parts and the classical fills on the same image, interleaved (same machine load).
     pushpull, telea = get_baseline("pushpull"), get_baseline("telea")
-    rounds = [[_timed(lambda f=f: f(img, m), 1)[0] for f in (default, pushpull, telea)] for _ in range(5)]
+    rounds5 = range(setting.repeats(5))
+    rounds = [[_timed(lambda f=f: f(img, m), 1)[0] for f in (default, pushpull, telea)] for _ in rounds5]
     d, p, t = (statistics.median(r[i] for r in rounds) for i in range(3))
     print(
-        f"512x512 interleaved p50: default {d:.3f}s, its push-pull pre-fill alone {p:.3f}s "
+        f"{side}x{side} interleaved p50: default {d:.3f}s, its push-pull pre-fill alone {p:.3f}s "
         f"({p / d:.0%} of the default's time), OpenCV Telea {t:.3f}s (default / Telea = {d / t:.1f}x)"
     )
-    big, mb = _twelve_mp()
+    big, mb = _large(*setting.big)
     default(big, mb)
-    t = statistics.median(_timed(lambda: default(big, mb), 3))
+    t = statistics.median(_timed(lambda: default(big, mb), setting.repeats(3)))
     print(
-        f"default 12MP (4000x3000) two holes, crop strategy: p50 {t:.2f}s, windows {len(default.plan(big, mb).windows)}"
+        f"default {_label(*setting.big)} two holes, crop strategy: p50 {t:.2f}s, "
+        f"windows {len(default.plan(big, mb).windows)}"
     )
 
 
-def _twelve_mp() -> tuple[np.ndarray, np.ndarray]:
-    big = np.asarray(Image.fromarray(data.astronaut()).resize((4000, 3000)))
-    mb = np.zeros((3000, 4000), bool)
-    mb[1000:1300, 1500:1900] = True
-    mb[2200:2260, 300:1200] = True
+def _large(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """The astronaut at h x w and two holes (placed for 4000x3000, scaled to other sizes)."""
+    big = np.asarray(Image.fromarray(data.astronaut()).resize((w, h)))
+    mb = np.zeros((h, w), bool)
+    mb[h * 1000 // 3000 : h * 1300 // 3000, w * 1500 // 4000 : w * 1900 // 4000] = True
+    mb[h * 2200 // 3000 : h * 2260 // 3000, w * 300 // 4000 : w * 1200 // 4000] = True
     return big, mb
 
 
-def texture_speed() -> None:
+def _label(h: int, w: int) -> str:
+    return f"{round(h * w / 1e6)}MP ({w}x{h})" if h * w >= 1e6 else f"{w}x{h}"
+
+
+def texture_speed(setting: Setting) -> None:
     """The texture stage on / off through the Inpainter, interleaved so both see the same machine load."""
-    img = np.asarray(Image.fromarray(data.astronaut()).resize((512, 512)))
-    m = np.zeros((512, 512), bool)
-    m[150:300, 200:330] = True
-    big, mb = _twelve_mp()
+    img, m = _square(setting.side)
+    big, mb = _large(*setting.big)
     default = Inpainter.from_pretrained("default", device="cpu")
     off, on = FillOptions(), FillOptions(texture="patch")
-    for name, (x, mask, repeats) in {"512x512": (img, m, 3), "12MP two holes (crop)": (big, mb, 2)}.items():
+    runs = {f"{setting.side}x{setting.side}": (img, m, setting.repeats(3)),
+            f"{_label(*setting.big)} two holes (crop)": (big, mb, setting.repeats(2))}  # fmt: skip
+    for name, (x, mask, repeats) in runs.items():
         default.fill(x, mask, on)  # warm-up
         rounds = []
         for _ in range(repeats):
@@ -100,4 +131,9 @@ def texture_speed() -> None:
 
 
 if __name__ == "__main__":
-    texture_speed() if "--texture" in sys.argv[1:] else main()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--texture", action="store_true", help="only the texture stage on / off")
+    ap.add_argument("--smoke", action="store_true", help="256x256 and 640x480, one round each (seconds)")
+    args = ap.parse_args()
+    chosen = Setting(side=256, big=(480, 640), few=True) if args.smoke else Setting()
+    texture_speed(chosen) if args.texture else main(chosen)

@@ -22,6 +22,7 @@ Usage::
     TF_USE_LEGACY_KERAS=1 /work/venv-tf/bin/python scripts/tf_reference.py \\
         --photo tests/fixtures/places2_parity/photo.png --mask tests/fixtures/places2_parity/mask.png --out REFS/places2
     python3 benchmarks/tf_parity.py --pipeline REFS/places2
+    python3 benchmarks/tf_parity.py --smoke   # the tests' cnum-4 reference (tests/fixtures/tf_cnum4), temp folder
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import torch
 from gmcnn.weights.official_tf import load_official_tf
 
 RESULTS = Path(__file__).parent / "results" / "tf_parity.md"
+SMOKE_REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "tf_cnum4"
 BAR = 1e-4
 PIPELINE_HEADING = "## The official test pipeline: the Places2 release at 512x680"
 
@@ -182,7 +184,10 @@ def main() -> None:
         help="folders that also hold official_output.npy (the upstream network.py graph run on them)",
     )
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--smoke", action="store_true", help="compare the tests' cnum-4 reference, write to a temp folder")
     args = ap.parse_args()  # fmt: skip
+    if args.smoke:
+        args.folders, args.out = [SMOKE_REFERENCE], Path(tempfile.mkdtemp(prefix="gmcnn-smoke-")) / RESULTS.name
     if args.pipeline is not None:
         section = pipeline(args.pipeline)
         old = args.out.read_text() if args.out.is_file() else "# TF-release GMCNN: converted weights vs TensorFlow\n"
@@ -192,7 +197,7 @@ def main() -> None:
         if not args.folders:
             return
     if not args.folders:
-        ap.error("give tf_reference.py output folders, or --pipeline DIR")
+        ap.error("give tf_reference.py output folders, --pipeline DIR or --smoke")
     rows = []
     for folder in args.folders:
         rows.append(compare(folder))
@@ -214,6 +219,7 @@ def main() -> None:
     pipeline_part = kept[kept.find(PIPELINE_HEADING) :] if PIPELINE_HEADING in kept else ""
     args.out.write_text(header + text + ("\n" + pipeline_part if pipeline_part else ""))
     print(header + text)
+    print("wrote", args.out)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ layer's output has unit variance (the N(0, 0.02) init fades to a near-zero outpu
 Writes ``benchmarks/results/tf_speed.md``.
 
 Usage: ``python3 benchmarks/tf_speed.py [--size 512x680] [--cnum 32] [--rounds 3] [--onnx]``
+(``--smoke``: 64x64, cnum 4, one round, written to a temp folder).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import copy
 import os
 import platform
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -57,11 +59,15 @@ def main() -> None:
     ap.add_argument("--onnx", action="store_true")
     ap.add_argument("--only-auto", action="store_true", help="baseline and runtime='auto' only, ABBA order per round")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--smoke", action="store_true", help="64x64, cnum 4, one round, written to a temp folder")
     args = ap.parse_args()
+    if args.smoke:
+        args.size, args.cnum, args.rounds = "64x64", 4, 1
+        args.out = Path(tempfile.mkdtemp(prefix="gmcnn-smoke-")) / RESULTS.name
     h, w = (int(s) for s in args.size.split("x"))
     torch.manual_seed(0)
     net = GMCNNTF(GMCNNTFConfig(cnum=args.cnum)).eval()
-    small_image, small_mask = photo_inputs(128, 172)  # 94 forwards: keep them small
+    small_image, small_mask = photo_inputs(min(h, 128), min(w, 172))  # 94 forwards: keep them small
     unit_variance_weights(net, small_image.flip(1), small_mask, last=net.conv("mergeconv18"))
     image, mask = photo_inputs(h, w)
     image = image.flip(1)  # BGR, as the TF models see it
@@ -104,6 +110,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)
+    print("wrote", args.out)
 
 
 if __name__ == "__main__":

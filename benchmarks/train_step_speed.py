@@ -7,7 +7,7 @@ shape of a step). Stage 2 = one finetune step of the preset: ``d_steps`` critic 
 (ID-MRF on random VGG19 weights when the preset uses it: same cost as the real weights). Prints a markdown table.
 
     python3 benchmarks/train_step_speed.py [--batch 2] [--repeats 3] [--cnum 16 32] [--stage 1 2]
-        [--preset cpu_small|paper_256_rect]
+        [--preset cpu_small|paper_256_rect] [--smoke]
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from gmcnn.data.datasets import Sample
 from gmcnn.data.masks import build_mask
 from gmcnn.losses.reconstruction import confidence_l1, confidence_weights, known_l1
 from gmcnn.models.discriminator import Discriminator
-from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
 from gmcnn.models.vgg import VGG19Features
+from gmcnn.training.build import create_generator
 from gmcnn.training.config import resolve_config
 from gmcnn.training.steps import discriminator_step, generator_step
 
@@ -52,7 +52,7 @@ def build_step(variant: dict) -> Callable[[], None]:  # type: ignore[type-arg]
     })  # fmt: skip
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     torch.manual_seed(0)
-    g = GMCNN(GMCNNConfig(cnum=cfg.cnum)).to(memory_format=fmt)  # type: ignore[call-overload]
+    g = create_generator(cfg).to(memory_format=fmt)  # type: ignore[call-overload]  # the preset's generator
     opt_g = torch.optim.Adam(g.parameters(), lr=1e-4)
     batch = make_batch(variant["batch"], cfg.image_size, cfg.mask_type, channels_last=cfg.channels_last)
 
@@ -100,7 +100,7 @@ def run_variant(variant: dict, repeats: int) -> dict:  # type: ignore[type-arg]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
@@ -108,8 +108,11 @@ def main() -> None:
     ap.add_argument("--stage", type=int, nargs="+", default=[1], choices=[1, 2])
     ap.add_argument("--preset", default="cpu_small", help="loss / critic settings (stage 2: paper_256_rect = paper)")
     ap.add_argument("--variants", nargs="+", default=["plain", "fp32", "fp32+cl", "bf16", "bf16+cl"])
+    ap.add_argument("--smoke", action="store_true", help="one fp32 step of a cnum-4 network at 208x208")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.smoke:
+        args.batch, args.size, args.repeats, args.cnum, args.variants = 1, 208, 1, [4], ["fp32"]
     if args.child:
         print(json.dumps(run_variant(json.loads(args.child), args.repeats)))
         return

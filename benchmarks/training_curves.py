@@ -1,6 +1,6 @@
 """Plot training curves of one or more runs into one PNG: train hole loss, validation hole PSNR, SSIM, hole SWD.
 
-Usage: python3 benchmarks/training_curves.py OUT.png RUN_DIR[=label] [RUN_DIR[=label] ...]
+Usage: python3 benchmarks/training_curves.py OUT.png RUN_DIR[=label] [RUN_DIR[=label] ...]   (or --smoke)
 
 Validation points come from each run's ``metrics.jsonl`` and, when present, ``val_checkpoints.jsonl`` (written by
 ``benchmarks/validate_checkpoints.py``, the only source of hole SWD; a run that has that file is drawn from it
@@ -13,8 +13,10 @@ compare.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -42,11 +44,34 @@ def _series(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) < 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    out, runs = Path(argv[0]), argv[1:]
+def smoke_runs(folder: Path) -> list[str]:
+    """Two made-up runs with training and validation lines."""
+    specs = []
+    for name, slope in (("a", 1.0), ("b", 2.0)):
+        run = folder / name
+        run.mkdir(parents=True)
+        lines = [{"step": s, "hole_l2": 0.1 / (slope * s)} for s in range(1, 11)]
+        lines += [{"step": s, "val_hole_psnr": 20 + slope * s / 10, "val_ssim": 0.9} for s in (5, 10)]
+        (run / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+        specs.append(f"{run}={name}")
+    return specs
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", nargs="?", type=Path, help="the PNG to write")
+    ap.add_argument("runs", nargs="*", metavar="RUN_DIR[=label]")
+    ap.add_argument("--smoke", action="store_true", help="plot two made-up runs into a temporary folder")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.smoke:
+            args.out, args.runs = Path(tmp) / "curves.png", smoke_runs(Path(tmp))
+        if args.out is None or not args.runs:
+            ap.error("OUT.png and at least one RUN_DIR are required (or --smoke)")
+        return plot(args.out, args.runs)
+
+
+def plot(out: Path, runs: list[str]) -> int:
     fig, axes = plt.subplots(1, len(PANELS), figsize=(21, 4.5))
     baselines: dict[str, dict[str, float]] = {}
     for index, spec in enumerate(runs):
@@ -92,4 +117,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

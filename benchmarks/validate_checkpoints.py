@@ -1,11 +1,11 @@
 """Validation metrics of saved generators, for runs whose in-training validation was rare (or to re-check one).
 
 Usage: python3 benchmarks/validate_checkpoints.py RUN_DIR [EXPORT=STEP ...] [--baselines telea,pushpull]
-       [--mask-seeds N] [--realism PATH/realism.py] [--every K] [--raw]
+       [--mask-seeds N] [--realism PATH/realism.py] [--every K] [--raw] [--smoke]
 
 Scores every ``RUN_DIR/checkpoints/step_*.pt`` (the averaged weights when the run keeps them, the raw ones with
 ``--raw``; every ``K``-th step with ``--every K``) and each extra export folder given as ``PATH=STEP`` on the run's
-own validation cases (``gmcnn.training.train.validate``'s images, size and seeded masks) and writes
+own validation cases (``gmcnn.training.validation.validate``'s images, size and seeded masks) and writes
 ``RUN_DIR/val_checkpoints.jsonl``, one line per generator: mean ``val_psnr``, ``val_ssim``, ``val_hole_psnr`` and,
 pooled over all cases, the realism measures ``val_hole_swd`` (hole SWD over 7x7 patches of a 3-level Laplacian
 pyramid, ``gmcnn.evaluation.realism``) and ``val_grad_ratio`` (hole gradient energy, fill / truth).
@@ -15,14 +15,16 @@ pyramid, ``gmcnn.evaluation.realism``) and ``val_grad_ratio`` (hole gradient ene
 ``--mask-seeds N`` uses N mask draws per validation photo (seeds ``seed + 1000 i``; ``i = 0`` is the run's own
 validation): 8 photos give 8 cases, too few patches for a stable pooled SWD. Runs compared in the model card use
 ``--mask-seeds 4`` (32 cases). ``--realism`` loads the realism module from a file when the installed package does
-not have it yet.
+not have it yet. ``--smoke`` trains a 2-step tiny run in a temporary folder and scores it against push-pull.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -31,10 +33,12 @@ import torch
 
 from gmcnn.data.datasets import ImageFileDataset, Sample
 from gmcnn.evaluation.baselines import get_baseline
-from gmcnn.models.gmcnn import GMCNN, GMCNNConfig
+from gmcnn.models.base import Generator
+from gmcnn.training.batches import make_datasets, quiet_loader
+from gmcnn.training.build import create_generator
 from gmcnn.training.config import TrainConfig
 from gmcnn.training.state import load_checkpoint
-from gmcnn.training.train import case_scores, make_datasets, predict, quiet_loader, to_uint8
+from gmcnn.training.validation import case_scores, predict, to_uint8
 from gmcnn.weights.format import load_generator
 
 Case = tuple[np.ndarray, np.ndarray, np.ndarray]  # fill, truth (uint8 HxWx3), hole (bool HxW)
@@ -66,7 +70,7 @@ def validation_sets(cfg: TrainConfig, mask_seeds: int) -> list[ImageFileDataset]
     return sets
 
 
-def generator_cases(generator: GMCNN, val_sets: list[ImageFileDataset], cfg: TrainConfig) -> list[Case]:
+def generator_cases(generator: Generator, val_sets: list[ImageFileDataset], cfg: TrainConfig) -> list[Case]:
     cases = []
     for val_set in val_sets:
         for batch in quiet_loader(val_set, batch_size=cfg.batch_size):
@@ -99,51 +103,75 @@ def summarise(cases: list[Case], realism: ModuleType) -> dict[str, float]:
     return out
 
 
-def _option(argv: list[str], name: str) -> tuple[list[str], str | None]:
-    if name not in argv:
-        return argv, None
-    at = argv.index(name)
-    return argv[:at] + argv[at + 2 :], argv[at + 1]
+def smoke_run(folder: Path) -> Path:
+    """A 2-step tiny run on random images (what ``--smoke`` scores)."""
+    import numpy as np
+    from PIL import Image
+
+    from gmcnn.cli import main as gmcnn_main
+
+    data = folder / "data"
+    data.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    run = folder / "run"
+    args = ["train", "--data", str(data), "--run-dir", str(run), "--preset", "tiny", "--set", "idmrf_weight=0",
+            "--set", "val_fraction=0.5", "--set", "max_steps=2"]  # fmt: skip
+    if gmcnn_main(args) != 0:
+        raise SystemExit("the smoke run did not train")
+    return run
 
 
-def main(argv: list[str]) -> int:
-    if not argv:
-        print(__doc__, file=sys.stderr)
-        return 2
-    argv, names = _option(argv, "--baselines")
-    argv, seeds = _option(argv, "--mask-seeds")
-    argv, realism_path = _option(argv, "--realism")
-    argv, every = _option(argv, "--every")
-    raw = "--raw" in argv
-    argv = [a for a in argv if a != "--raw"]
-    run = Path(argv[0])
-    realism = load_realism(realism_path)
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir", nargs="?", type=Path, help="a gmcnn train run directory")
+    ap.add_argument("exports", nargs="*", metavar="EXPORT=STEP", help="extra export folders to score as step STEP")
+    ap.add_argument("--baselines", help="comma-separated classical fills to score on the same cases")
+    ap.add_argument("--mask-seeds", type=int, default=1, help="mask draws per validation photo")
+    ap.add_argument("--realism", help="load the realism module from this file")
+    ap.add_argument("--every", type=int, help="score only every K-th checkpoint step")
+    ap.add_argument("--raw", action="store_true", help="the raw weights, not the weight average")
+    ap.add_argument("--smoke", action="store_true", help="score a 2-step tiny run made in a temporary folder")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.smoke:
+            args.run_dir, args.baselines = smoke_run(Path(tmp)), "pushpull"
+        if args.run_dir is None:
+            ap.error("run_dir is required (or --smoke)")
+        return score(args)
+
+
+def score(args: argparse.Namespace) -> int:
+    run = args.run_dir
+    realism = load_realism(args.realism)
     torch.set_num_threads(1)
     cfg = TrainConfig.from_dict(json.loads((run / "config.json").read_text()))
-    val_sets = validation_sets(cfg, int(seeds or 1))
-    if names:
-        scores = {name: summarise(baseline_cases(name, val_sets), realism) for name in names.split(",")}
+    val_sets = validation_sets(cfg, args.mask_seeds)
+    if args.baselines:
+        scores = {name: summarise(baseline_cases(name, val_sets), realism) for name in args.baselines.split(",")}
         print(json.dumps(scores))
         (run / "val_baselines.json").write_text(json.dumps(scores, indent=1) + "\n")
-    generators: list[tuple[int, GMCNN]] = []
-    for spec in argv[1:]:
+    generators: list[tuple[int, Generator]] = []
+    for spec in args.exports:
         path, _, step = spec.partition("=")
         generators.append((int(step), load_generator(path)[0]))
     for ckpt in sorted((run / "checkpoints").glob("step_*.pt")):
         state = load_checkpoint(ckpt)
-        if every and state["step"] % int(every):
+        if args.every and state["step"] % args.every:
             continue
-        g = GMCNN(GMCNNConfig(cnum=cfg.cnum, pad_mode=cfg.pad_mode, fill=cfg.fill))
-        g.load_state_dict(state["generator"] if raw else state.get("generator_ema", state["generator"]))
+        g = create_generator(cfg)
+        g.load_state_dict(state["generator"] if args.raw else state.get("generator_ema", state["generator"]))
         generators.append((state["step"], g.eval()))
     rows = []
     for step, g in sorted(generators, key=lambda t: t[0]):
         rows.append({"step": step, **summarise(generator_cases(g, val_sets, cfg), realism)})
         print(json.dumps(rows[-1]), flush=True)
     if rows:
-        (run / f"val_checkpoints{'_raw' if raw else ''}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        name = f"val_checkpoints{'_raw' if args.raw else ''}.jsonl"
+        (run / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -16,14 +16,14 @@ import json
 import platform
 from pathlib import Path
 
-from gmcnn.models.gmcnn import GMCNN
+from gmcnn.models.registry import architecture_of, create_model
 from gmcnn.models.state_dict import load_state_strict
 from gmcnn.training.state import load_checkpoint
 from gmcnn.weights.format import export_generator, load_generator
 from gmcnn.weights.registry import PACKAGE_WEIGHTS
 
-RECIPE_KEYS = ("cnum", "fill", "lr", "batch_size", "mask_type", "bf16", "hole_loss", "hole_weight", "known_weight",
-               "idmrf_weight", "adv_weight", "pretrain_steps")  # fmt: skip
+RECIPE_KEYS = ("cnum", "fill", "fusion_act", "lr", "batch_size", "mask_type", "bf16", "hole_loss", "hole_weight",
+               "known_weight", "idmrf_weight", "adv_weight", "pretrain_steps", "grad_clip")  # fmt: skip
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     training = dict(meta.get("training", {}))
     if args.step is not None:
         state = load_checkpoint(args.run_dir / "checkpoints" / f"step_{args.step:08d}.pt")
-        generator = GMCNN(generator.config)
+        generator = create_model(architecture_of(generator).name, generator.config)
         # the weight average when the run keeps one: what the run exports, samples and validates
         load_state_strict(generator, state.get("generator_ema", state["generator"]), source="checkpoint")
         training.update(steps=state["step"], stage=state["stage"])

@@ -8,20 +8,18 @@ The TF release blurs with ``tf.nn.conv2d(padding='SAME')`` and a 64x64 kernel bu
 1/40)`` (normal-CDF bins, square root of their outer product, normalised), 7 iterations of
 ``W = blur(K) * M; K = (1 - M) + W``. The kernel is re-stated here with numpy (no scipy in this environment);
 the convolution, its padding and the iteration run in TensorFlow. Writes ``masks.npy`` (N, H, W, 1; 1 = hole)
-and ``weights.npy`` (the TF output, same shape).
+and ``weights.npy`` (the TF output, same shape). ``--smoke``: one small mask, written to a temp folder.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
-import sys
+import tempfile
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
 
 
 def official_kernel(size: int, sigma: float) -> np.ndarray:
@@ -43,9 +41,20 @@ def masks(h: int = 96, w: int = 112) -> np.ndarray:
 
 
 def main() -> None:
-    folder = Path(sys.argv[1])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("folder", type=Path, nargs="?", help="where masks.npy and weights.npy go")
+    ap.add_argument("--smoke", action="store_true", help="one 32x40 mask, written to a temp folder")
+    args = ap.parse_args()
+    if args.smoke:
+        args.folder = Path(tempfile.mkdtemp(prefix="gmcnn-smoke-"))
+    if args.folder is None:
+        ap.error("give the output folder")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf  # here, not at the top: --help works where TensorFlow is absent
+
+    folder = args.folder
     folder.mkdir(parents=True, exist_ok=True)
-    mask = tf.constant(masks())
+    mask = tf.constant(masks(32, 40)[:1] if args.smoke else masks())
     kernel = tf.constant(official_kernel(64, 1.0 / 40))
     init = 1 - mask
     weights = None

@@ -11,7 +11,7 @@ names (``inpaint_net/b1conv1/kernel`` ...), fills it with random weights, saves 
 (``DIR/checkpoint`` + ``DIR/snap-0.index`` + ``DIR/snap-0.data-00000-of-00001``, the released layout) and the
 inputs and output as ``.npy`` (NHWC, BGR, [-1, 1]): ``image.npy``, ``mask.npy``, ``output.npy``.
 The graph is written from the layer table in ``gmcnn.models.gmcnn_tf``'s docstring, not imported from it,
-so the check is TF's own kernels against our PyTorch re-statement.
+so the check is TF's own kernels against our PyTorch re-statement. ``--smoke``: cnum 4 at 32x32 into a temp folder.
 
 With ``--photo PNG --mask PNG`` it runs the **official test pipeline** instead (``tensorflow/test.py`` +
 ``GMCNNModel.evaluate``: BGR photo with the hole set to 255, ``/127.5 - 1``, hole zeroed, generator, composite,
@@ -31,18 +31,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 from pathlib import Path
+from typing import Any
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.compat.v1.layers needs Keras 2
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-v1 = tf.compat.v1
+# TensorFlow, imported by main() once the arguments are parsed: ``--help`` works where TensorFlow is absent.
+tf: Any = None
+v1: Any = None
 
 
-def build_generator(x: tf.Tensor, mask: tf.Tensor, cnum: int, init: dict) -> tf.Tensor:
+def import_tensorflow() -> None:
+    global tf, v1
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.compat.v1.layers needs Keras 2
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow
+
+    tf, v1 = tensorflow, tensorflow.compat.v1
+
+
+def build_generator(x: Any, mask: Any, cnum: int, init: dict) -> Any:
     """The TF-release generator on ``x`` (NHWC BGR, hole zeroed) and ``mask`` (NHWC, 1 = hole)."""
     h, w = x.get_shape().as_list()[1:3]
     ones = tf.ones_like(x)[:, :, :, 0:1]
@@ -102,7 +111,7 @@ def make_inputs(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, n
     return image, mask
 
 
-def quantize(sess: v1.Session, step: float) -> None:
+def quantize(sess: Any, step: float) -> None:
     """Round every variable to a multiple of ``step`` (exactly representable floats compress well in git)."""
     for var in v1.global_variables():
         sess.run(var.assign(tf.round(var / step) * step))
@@ -158,7 +167,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cnum", type=int, default=32)
     ap.add_argument("--size", default="256x256", help="HxW of the input")
-    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--out", type=Path, help="output folder (required unless --smoke)")
     ap.add_argument("--seed", type=int, default=None, help="default: 0; with --photo, release_weights.SEED")
     ap.add_argument("--quantize", type=float, default=0.0, help="round weights to multiples of this (0 = off)")
     ap.add_argument("--extra", action="store_true", help="also save non-generator variables, like the releases")
@@ -172,7 +181,13 @@ def main() -> None:
     ap.add_argument("--mask", type=Path, help="the hole for --photo (white = hole)")
     ap.add_argument("--gain", type=float, default=None, help="weight scale for --photo (default: release_weights')")
     ap.add_argument("--folder", default="places2_512x680_freeform", help="release folder name for --photo")
+    ap.add_argument("--smoke", action="store_true", help="cnum 4 at 32x32, written to a temp folder")
     args = ap.parse_args()
+    if args.smoke:
+        args.cnum, args.size, args.out, args.photo = 4, "32x32", Path(tempfile.mkdtemp(prefix="gmcnn-smoke-")), None
+    if args.out is None:
+        ap.error("--out is required")
+    import_tensorflow()
     if args.photo is not None:
         if args.mask is None:
             ap.error("--photo needs --mask")
@@ -217,6 +232,7 @@ def main() -> None:
     info = {"cnum": args.cnum, "size": [h, w], "seed": args.seed, "parameters": n_params, "tensorflow": tf.__version__}
     (args.out / "reference.json").write_text(json.dumps(info, indent=2) + "\n")
     print(json.dumps(info))
+    print("wrote", args.out)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+# The painter's browser fixtures (server, browser, page, phone, photo_file) for the test_browser*.py modules.
+pytest_plugins = ["helpers.browser"]
 
 
 def tiny_generator(seed: int = 0, *, pad_mode: str = "zeros", fill: str = "zeros") -> GMCNN:
@@ -89,33 +91,3 @@ def fill_inputs(photo: np.ndarray, h: int, w: int, batch: int = 1) -> tuple[torc
     mask = torch.zeros(1, 1, h, w)
     mask[..., h // 4 : h // 2, w // 3 : 2 * w // 3] = 1
     return image.repeat(batch, 1, 1, 1), mask.repeat(batch, 1, 1, 1)
-
-
-def write_corpus(root: Path, images: dict[str, tuple[str, str, np.ndarray]]) -> Path:
-    """A built-looking corpus (``manifest.csv`` + files, no Debian package) for cache and dataset tests.
-
-    Args:
-        root: the corpus folder to write.
-        images: name -> ``(kind, split, uint8 RGB array)``; saved as PNG.
-    """
-    import hashlib
-    import io
-
-    from PIL import Image
-
-    from gmcnn.data import corpus
-
-    entries = []
-    for name, (kind, split, pixels) in images.items():
-        buf = io.BytesIO()
-        Image.fromarray(pixels).save(buf, format="PNG")
-        data = buf.getvalue()
-        e = corpus.Entry(name=name, package="mate-backgrounds", version="0.0~test-1", path=f"usr/{name}", member="",
-                         sha256=hashlib.sha256(data).hexdigest(), width=pixels.shape[1], height=pixels.shape[0],
-                         crop="", crop_sha256="", licence="GPL-2+", kind=kind, scene=name.split(".")[0],
-                         split=split)  # fmt: skip
-        (root / e.relpath).parent.mkdir(parents=True, exist_ok=True)
-        (root / e.relpath).write_bytes(data)
-        entries.append(e)
-    corpus.write_manifest(entries, root / "manifest.csv")
-    return root

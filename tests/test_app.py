@@ -43,8 +43,9 @@ def test_docs_work_offline(client: TestClient) -> None:
 
 def test_fuzzed_uploads_never_get_a_5xx_and_the_connection_survives(inpainter: Inpainter, picture: np.ndarray) -> None:
     """A few hundred of benchmarks/web_fuzz.py's cases (it runs >= 1,000 against `gmcnn serve`)."""
+    from helpers.server import BackgroundServer
+
     from benchmarks.web_fuzz import Case, fuzz_cases, send_cases
-    from gmcnn.web.background import BackgroundServer
 
     rgb = np.ascontiguousarray(picture[:40, :48])
     mask = np.zeros((40, 48), np.uint8)

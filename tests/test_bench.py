@@ -83,3 +83,17 @@ def test_training_rows_for_a_tiny_model(tiny_export, monkeypatch):
     # Training ran on a copy: the loaded model is untouched.
     for p, q in zip(before, models[0].inpainter.generator.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+def test_save_results_puts_the_plot_where_asked(tmp_path):
+    """A committed results folder keeps text only: the plot can go elsewhere (benchmarks/speed.py: runs/)."""
+    timing = speed.Timing([0.5, 0.6], None)
+    rows = [
+        speed.Row("conv", "conv2d 3x3", "128->128 ch", timing=timing, gflop=4.8),
+        speed.Row("latency", "telea", "baseline", "64x64", timing),
+    ]
+    speed.save_results(rows, "# t\n", tmp_path / "results", picture=tmp_path / "pictures" / "speed.png")
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["speed.json", "speed.md"]
+    assert (tmp_path / "pictures" / "speed.png").stat().st_size > 10_000
+    speed.save_results(rows, "# t\n", tmp_path / "default")
+    assert (tmp_path / "default" / "speed.png").is_file()

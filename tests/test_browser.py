@@ -1,128 +1,49 @@
 """End-to-end tests of the painter page in a real browser (Playwright driving Debian's chromium, headless).
 
-The server runs in a thread on a free 127.0.0.1 port with a tiny model. Every check goes through the page
-as a person would use it: open a file, drag on the canvas, press buttons and keys, download files.
+The server runs in a thread on a free 127.0.0.1 port with a tiny model (fixtures in ``helpers/browser.py``).
+Every check goes through the page as a person would use it: open a file, drag on the canvas, press buttons
+and keys, download files. The feature tests live beside: ``test_browser_options.py`` (controls from the
+schema), ``test_browser_explain.py``, ``test_browser_select.py``, ``test_browser_messages.py``.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from helpers.browser import (
+    DESKTOP,
+    FILL_TIMEOUT_MS,
+    H,
+    W,
+    choose_tool,
+    download,
+    download_mask,
+    drag,
+    expect,
+    gesture,
+    need_chromium,
+    open_page,
+    open_photo,
+    press,
+    screen,
+    set_range,
+    wait_fills,
+)
 from helpers.formats import png16
+from helpers.server import BackgroundServer
 from PIL import Image
 
 from gmcnn import Inpainter
 from gmcnn.web import create_app
-from gmcnn.web.background import BackgroundServer
-from gmcnn.web.chromium import CHROMIUM, LAUNCH_ARGS
 
 pytestmark = pytest.mark.slow
-
-
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); CI installs it", allow_module_level=True)
-
-from playwright import sync_api  # noqa: E402  (the [dev] extra; only the browser itself may be absent)
-
-expect = sync_api.expect
-
-W, H = 192, 144  # test photo size
-FILL_TIMEOUT_MS = 120_000  # the machine is shared; a fill is fast but may wait for CPU
-
-
-@pytest.fixture(scope="module")
-def server(inpainter: Inpainter) -> Iterator[BackgroundServer]:
-    with BackgroundServer(create_app(inpainter)) as live:
-        yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture()
-def page(browser: Any, server: BackgroundServer) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(server.url)
-    expect(pg.locator("#model")).to_contain_text("cnum 4")
-    yield pg
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-@pytest.fixture(scope="module")
-def photo_file(photo: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("browser") / "astronaut.png"
-    Image.fromarray(photo).resize((W, H), Image.Resampling.LANCZOS).save(path)
-    return path
-
-
-# ------------------------------------------------------------------------------------------------ helpers
-def open_photo(page: Any, path: Path) -> None:
-    page.set_input_files("#file", str(path))
-    expect(page.locator("#fact-size")).to_have_text(f"{W}×{H} (0.0 MP)")
-
-
-def screen(page: Any, x: float, y: float) -> tuple[float, float]:
-    """Image pixel (x, y) -> page coordinates, through the current zoom and pan."""
-    box = page.locator("#stage").bounding_box()
-    return box["x"] + (x + 0.5) * box["width"] / W, box["y"] + (y + 0.5) * box["height"] / H
-
-
-def drag(page: Any, points: list[tuple[float, float]]) -> None:
-    page.mouse.move(*screen(page, *points[0]))
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(*screen(page, x, y), steps=4)
-    page.mouse.up()
-
-
-def choose_tool(page: Any, tool: str) -> None:
-    page.click(f"[data-tool={tool}]")
-    expect(page.locator(f"[data-tool={tool}]")).to_have_attribute("aria-pressed", "true")
-
-
-def set_range(page: Any, selector: str, value: int) -> None:
-    page.locator(selector).fill(str(value))  # fires "input" like a user dragging the slider
-
-
-def download(page: Any, selector: str) -> tuple[str, Image.Image]:
-    with page.expect_download() as info:
-        page.click(selector)
-    d = info.value
-    return d.suggested_filename, Image.open(d.path())
-
-
-def download_mask(page: Any) -> np.ndarray:
-    name, mask = download(page, "#download-mask")
-    assert name == "astronaut-mask.png"
-    assert mask.format == "PNG" and mask.mode == "L" and mask.size == (W, H)  # exact size, lossless grey
-    arr = np.asarray(mask)
-    assert set(np.unique(arr).tolist()) <= {0, 255}  # binary
-    return arr
-
-
-def wait_fills(page: Any, n: int) -> None:
-    """Wait until the page has applied its n-th fill; fail at once with the page's message if a fill failed."""
-    done = page.locator(f'body[data-fills="{n}"][data-busy="false"]')
-    failed = page.locator("#status.error")
-    expect(done.or_(failed)).to_be_attached(timeout=FILL_TIMEOUT_MS)
-    assert not failed.count(), f"the fill failed: {failed.text_content()}"
+need_chromium()
 
 
 # ------------------------------------------------------------------------------------------------ tests
@@ -179,7 +100,7 @@ def test_keep_painting_on_the_result(page: Any, photo_file: Path) -> None:
     assert mask[30, 45] == 255 and mask[105, 140] == 255  # both holes are in the saved mask
     original = np.asarray(Image.open(photo_file))
     assert not (np.asarray(second) != original).any(axis=2)[mask == 0].any()  # it covers every changed pixel
-    page.click("#undo")
+    press(page, "#undo")
     _, back = download(page, "#download")
     assert np.array_equal(np.asarray(back), np.asarray(first))
 
@@ -211,9 +132,9 @@ def test_rectangle_and_eraser(page: Any, photo_file: Path) -> None:
     half = download_mask(page)
     assert half[45:95, 55:85].max() == 0 and half[45:95, 95:125].min() == 255
 
-    page.click("#clear")
+    press(page, "#clear")
     expect(page.locator("#download-mask")).to_be_disabled()
-    page.click("#undo")  # clear is undoable too
+    press(page, "#undo")  # clear is undoable too
     assert np.array_equal(download_mask(page), half)
 
 
@@ -317,19 +238,13 @@ def test_drop_and_paste_open_an_image(page: Any, photo_file: Path) -> None:
     expect(page.locator("#fact-size")).to_have_text("64×48 (0.0 MP)")
 
 
-def test_large_hole_warning_and_strategy(page: Any, photo_file: Path) -> None:
+def test_strategy_in_advanced_reaches_the_server(page: Any, photo_file: Path) -> None:
     open_photo(page, photo_file)
-    warning = page.locator("#warning")
     choose_tool(page, "rect")
-    drag(page, [(60, 50), (75, 65)])  # 16 px: small for a model trained on 64 px images
-    expect(warning).to_be_hidden()
-    drag(page, [(10, 10), (180, 130)])  # most of the image
-    expect(warning).to_be_visible()
-    expect(warning).to_contain_text("64 px")
-    page.select_option("#strategy", "resize")
+    drag(page, [(60, 50), (75, 65)])
+    page.click("#advanced summary")
+    page.select_option("#opt-strategy", "resize")
     expect(page.locator("#strategy-hint")).to_contain_text("resize")
-    set_range(page, "#detail", 1)  # the smallest processing size: 256 px
-    expect(page.locator("#detail-out")).to_have_text("256 px")
     page.click("#fill")
     wait_fills(page, 1)
     expect(page.locator("#status")).to_contain_text("strategy resize")  # what the server says it used
@@ -337,19 +252,13 @@ def test_large_hole_warning_and_strategy(page: Any, photo_file: Path) -> None:
 
 def test_server_errors_are_shown(browser: Any, inpainter: Inpainter, photo_file: Path) -> None:
     with BackgroundServer(create_app(inpainter, max_pixels=100 * 100)) as live:
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        page = context.new_page()
-        page.goto(live.url)
-        expect(page.locator("#model")).to_contain_text("cnum 4")
+        context, page, _ = open_page(browser, live.url, DESKTOP)
         page.set_input_files("#file", str(photo_file))
         expect(page.locator("#status")).to_contain_text("accepts up to")  # refused before upload
         context.close()
     # Enough memory budget to check the photo at open (8 B/px), not to fill it (24 B/px): refused at Fill.
     with BackgroundServer(create_app(inpainter, memory_budget=W * H * 16)) as live:
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        page = context.new_page()
-        page.goto(live.url)
-        expect(page.locator("#model")).to_contain_text("cnum 4")
+        context, page, _ = open_page(browser, live.url, DESKTOP)
         open_photo(page, photo_file)
         drag(page, [(40, 40), (60, 60)])
         page.click("#fill")
@@ -422,21 +331,10 @@ def test_validation_at_open_uses_the_server_rules(page: Any, photo_file: Path, t
     name, result = download(page, "#download")
     assert name == "scan-filled.tif" and result.format == "TIFF"
     with page.expect_download() as info:
-        page.click("#download-mask")
+        press(page, "#download-mask")
     hole = np.asarray(Image.open(info.value.path()))
     changed = (np.asarray(result.convert("RGB")) != np.asarray(photo.convert("RGB"))).any(axis=2)
     assert changed[hole == 255].mean() > 0.5 and not changed[hole == 0].any()
-
-
-def test_option_bounds_come_from_the_server(page: Any, server: BackgroundServer) -> None:
-    options = page.evaluate("fetch('/api/v1/health').then(r => r.json()).then(h => h.options)")
-    for name in ("grow", "feather"):
-        slider = page.locator(f"#{name}")
-        assert int(slider.get_attribute("max")) == options[name]["maximum"]
-        assert int(slider.get_attribute("min")) == options[name]["minimum"]
-    set_range(page, "#detail", 99)  # the largest step the server allows
-    largest = int(page.locator("#detail-out").text_content().split()[0])
-    assert options["process_size"]["minimum"] <= largest <= options["process_size"]["maximum"]
 
 
 class Slow:
@@ -445,13 +343,13 @@ class Slow:
     def __init__(self, inner: Inpainter) -> None:
         self.inner = inner
 
-    def fill(self, image: Any, mask: Any, options: Any = None, *, progress: Any = None) -> Any:
+    def fill(self, image: Any, mask: Any, options: Any = None, *, progress: Any = None, **kwargs: Any) -> Any:
         def slowly(done: int, total: int) -> None:
             if progress is not None:
                 progress(done, total)
             time.sleep(1.0)
 
-        return self.inner.fill(image, mask, options, progress=slowly)
+        return self.inner.fill(image, mask, options, progress=slowly, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -459,15 +357,13 @@ class Slow:
 
 def test_progress_and_cancel(browser: Any, inpainter: Inpainter, photo_file: Path) -> None:
     with BackgroundServer(create_app(Slow(inpainter))) as live:
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-        page = context.new_page()
-        page.goto(live.url)
-        expect(page.locator("#model")).to_contain_text("cnum 4")
+        context, page, _ = open_page(browser, live.url, DESKTOP)
         open_photo(page, photo_file)
         set_range(page, "#size", 6)
         drag(page, [(10, 10), (20, 14)])  # two holes far apart: two crop windows
         drag(page, [(175, 125), (185, 130)])
-        page.select_option("#strategy", "crop")
+        page.click("#advanced summary")
+        page.select_option("#opt-strategy", "crop")
         page.click("#fill")
         expect(page.locator("#busy-text")).to_contain_text("of 2", timeout=FILL_TIMEOUT_MS)  # the server's count
         page.click("#cancel")
@@ -482,48 +378,16 @@ def test_progress_and_cancel(browser: Any, inpainter: Inpainter, photo_file: Pat
         context.close()
 
 
-def touch(cdp: Any, kind: str, points: list[tuple[float, float]]) -> None:
-    cdp.send(
-        "Input.dispatchTouchEvent",
-        {"type": kind, "touchPoints": [{"x": x, "y": y, "id": i} for i, (x, y) in enumerate(points)]},
-    )
-
-
-def gesture(cdp: Any, start: list[tuple[float, float]], end: list[tuple[float, float]], steps: int = 8) -> None:
-    touch(cdp, "touchStart", start)
-    for k in range(1, steps + 1):
-        t = k / steps
-        touch(
-            cdp,
-            "touchMove",
-            [(a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t) for a, b in zip(start, end, strict=True)],
-        )
-    touch(cdp, "touchEnd", [])
-
-
-def test_phone_pinch_zoom_paint_and_fill(
-    browser: Any, server: BackgroundServer, photo_file: Path, tmp_path: Path
-) -> None:
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        has_touch=True,
-        is_mobile=True,
-        device_scale_factor=2,
-        accept_downloads=True,
-    )
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server.url)
-    expect(page.locator("#model")).to_contain_text("cnum 4")
+def test_phone_pinch_zoom_paint_and_fill(phone: Any, photo_file: Path, tmp_path: Path) -> None:
+    page = phone
     open_photo(page, photo_file)
     viewport = page.locator("#viewport").bounding_box()
-    assert viewport["width"] >= 380  # the canvas takes the screen's width, the panel is a sheet
+    assert viewport["width"] >= 380  # the canvas takes the screen's width
     fitted = float(page.locator("body").get_attribute("data-zoom"))
     assert fitted * W >= 0.9 * viewport["width"]  # the photo fills the width, not 19 % of it
     brush = int(page.locator("#size-out").text_content())
     assert brush >= W / 30 and brush * fitted >= 23  # scaled to the image, and never thinner than a fingertip
-    cdp = context.new_cdp_session(page)
+    cdp = page.context.new_cdp_session(page)
     cx, cy = viewport["x"] + viewport["width"] / 2, viewport["y"] + viewport["height"] / 2
     gesture(cdp, [(cx - 40, cy), (cx + 40, cy)], [(cx - 110, cy), (cx + 110, cy)])  # pinch out
     expect(page.locator("body")).not_to_have_attribute("data-zoom", f"{fitted:.4f}")
@@ -542,11 +406,6 @@ def test_phone_pinch_zoom_paint_and_fill(
     page.wait_for_timeout(600)  # Chromium takes a tap right after a touch stroke as part of a double tap
     page.tap("#fill")
     wait_fills(page, 1)
-    page.tap("#panel-toggle")
-    expect(page.locator(".panel")).to_be_visible()
-    page.tap("#panel-toggle")
     shot = tmp_path / "phone.png"
     page.screenshot(path=str(shot))
     assert Image.open(shot).size == (780, 1688)
-    context.close()
-    assert not errors, errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 from gmcnn.cli import main
+from gmcnn.errors import EMPTY_MASK
 
 
 def _mask_png(path: Path, h: int, w: int) -> np.ndarray:
@@ -72,6 +74,9 @@ def test_folder_with_matched_masks_skip_existing_and_one_bad_file(
         ("huge", "more than the limit"),
         ("bad_ext", "unsupported output extension"),
         ("no_mask_in_folder", "no mask for"),
+        ("empty_mask", EMPTY_MASK),  # one sentence, not a Python UserWarning with its source line
+        ("whole_mask", "the mask covers the whole image"),
+        ("explain_folder", "--explain works on one image"),
     ],
 )
 def test_bad_input_one_clear_line(
@@ -96,6 +101,14 @@ def test_bad_input_one_clear_line(
     elif case == "no_mask_in_folder":
         mask = tmp_path / "empty_masks"
         mask.mkdir()
+    elif case in ("empty_mask", "whole_mask"):
+        Image.fromarray(np.full((64, 64), 0 if case == "empty_mask" else 255, np.uint8)).save(mask)
+    elif case == "explain_folder":
+        src = tmp_path / "folder"
+        src.mkdir()
+        Image.fromarray(photo[:64, :64]).save(src / "p.png")
+        out = tmp_path / "out"
+        extra = ["--explain", str(tmp_path / "explained")]
     proc = subprocess.run(
         [sys.executable, "-m", "gmcnn", "inpaint", str(src), "-m", str(mask), "-o", str(out),
          "--model", str(tiny_export), *extra],
@@ -104,6 +117,32 @@ def test_bad_input_one_clear_line(
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and expected in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+    assert "Warning" not in proc.stderr and not out.is_file()  # nothing written
+
+
+def test_prints_what_it_wrote_and_explains_the_fill(
+    tmp_path: Path, photo: np.ndarray, tiny_export: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, out, explained = tmp_path / "p.jpg", tmp_path / "filled.png", tmp_path / "how"
+    Image.fromarray(photo[:96, :128]).save(src)
+    _mask_png(tmp_path / "m.png", 96, 128)
+    args = ["inpaint", str(src), "-m", str(tmp_path / "m.png"), "-o", str(out), "--model", str(tiny_export)]
+    assert main([*args, "--explain", str(explained)]) == 0
+    said = capsys.readouterr().out.splitlines()
+    kb = max(1, round(out.stat().st_size / 1024))
+    assert said[0].startswith(f"wrote {out} (128x96 PNG, {kb} KB) in ")
+    assert said[0].endswith(f"with model {tiny_export} (strategy original, 1 window)")
+    assert str(explained) in said[1]
+    summary = json.loads((explained / "explain.json").read_text())
+    assert [s["name"] for s in summary["stages"]] == ["prefill", "network", "composite"]  # detail 0: no completion
+    assert set(summary["layers"]) == {"sources", "confidence"}
+    assert summary["model"] == str(tiny_export) and summary["output"] == str(out)
+    for entry in [*summary["stages"], *summary["layers"].values()]:
+        picture = Image.open(explained / f"{entry['picture']}.png")
+        assert picture.size == (128, 96) and entry["about"]
+    # The composite stage is the result itself (the same fill, not a second one).
+    composite = np.asarray(Image.open(explained / "stage_composite.png"))
+    assert np.array_equal(composite, np.asarray(Image.open(out)))
 
 
 def test_help_lists_subcommands() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import write_corpus
+from helpers.corpus import write_corpus
 from PIL import Image
 
 from gmcnn.data.corpus_cache import ensure_cache
@@ -206,8 +206,8 @@ def test_corpus_samples_are_reproducible_and_sized(coloured_corpus: Path) -> Non
 
 
 def test_training_reads_a_built_corpus_through_its_cache(coloured_corpus: Path) -> None:
+    from gmcnn.training.batches import make_datasets
     from gmcnn.training.config import TrainConfig
-    from gmcnn.training.train import make_datasets
 
     cfg = TrainConfig(data=str(coloured_corpus), image_size=64, pad_mode="zeros", texture_fraction=0.4)
     train_set, val_set = make_datasets(cfg, rank=0)

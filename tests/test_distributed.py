@@ -4,7 +4,8 @@
   non-zero rank wrote would show up in a second directory;
 * elastic restart: ``--max-restarts 1``, SIGKILL one worker after a checkpoint; torchrun restarts both workers,
   they continue from the last checkpoint, and every checkpoint from there on equals the uninterrupted run's
-  bit for bit (same world size, so every rank's RNG, data position and optimiser state are restored exactly).
+  bit for bit (same world size, so every rank's RNG, data position and optimiser state are restored exactly);
+* a health roll-back on two gloo processes (``torch.multiprocessing``): both ranks reload rank 0's checkpoint.
 """
 
 from __future__ import annotations
@@ -190,3 +191,54 @@ def test_elastic_restart_resumes_from_last_checkpoint(data: Path, tmp_path: Path
         # the same random numbers as the uninterrupted run).
         assert_same(found[step], reference[step], f"step {step}")
     assert logged_steps(run) == list(range(1, STEPS + 1))  # the killed attempt's extra lines were dropped on resume
+
+
+class _Batches:
+    """Stands in for the batch stream: records where a roll-back sends it."""
+
+    seen = -1
+
+    def seek(self, batches_seen: int) -> None:
+        self.seen = batches_seen
+
+
+def _rollback_worker(rank: int, port: int, run_dir: str) -> None:
+    import torch.distributed as dist
+
+    from gmcnn.training import train as loop
+    from gmcnn.training.build import prepare_models
+    from gmcnn.training.config import resolve_config
+    from gmcnn.training.distributed import DistInfo, gather_objects, weights_digest
+    from gmcnn.training.health import GradClipper, Health
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    try:
+        torch.set_num_threads(1)
+        info = DistInfo(rank=rank, local_rank=0, world_size=2)
+        cfg = resolve_config("tiny", {"idmrf_weight": 0, "rollback_saturation": 0.5})
+        m, _, _ = prepare_models(cfg, info, state=None, init_from=None)
+        health = Health(healthy_step=2)
+        loop.save_run_state(m, cfg, info, Path(run_dir), step=2, stage="pretrain", batches_seen=4, health=health)
+        before = weights_digest(m.generator, m.critic)
+        with torch.no_grad():
+            m.generator.decoding_layers[0].bias.fill_(-100.0)  # dead on every rank
+        batches = _Batches()
+        outcome = loop._health_check(1.0, m, cfg, info, Path(run_dir), step=4, health=health, batches=batches,
+                                     clipper=GradClipper(0.0), log=None)  # fmt: skip
+        assert outcome == 2 and batches.seen == 4, (outcome, batches.seen)
+        assert health.rollbacks == 1 and health.lr_scale == 0.5
+        digests = gather_objects(weights_digest(m.generator, m.critic), info)
+        assert digests == [before, before], digests  # every rank holds rank 0's checkpoint again
+    finally:
+        dist.destroy_process_group()
+
+
+def test_a_rollback_under_ddp_restores_every_rank_from_rank0s_checkpoint(tmp_path: Path) -> None:
+    """The roll-back's collectives (target, state, re-save) run on two gloo processes without a hang."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(_rollback_worker, args=(free_port(), str(tmp_path)), nprocs=2, join=True)
+    state = load_checkpoint(tmp_path / "checkpoints" / "step_00000002.pt")
+    assert state["health"]["rollbacks"] == 1 and len(state["rank_digests"]) == 2  # re-saved with the roll-back
+    assert (tmp_path / "export").is_symlink()

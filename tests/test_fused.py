@@ -32,3 +32,18 @@ def test_reflect_border_equals_f_pad(p: int, rng: np.random.Generator) -> None:
     buf[:, :, p : p + 50, p : p + 61] = x
     _reflect_border(buf, p)
     assert torch.equal(buf, F.pad(x, (p, p, p, p), mode="reflect"))
+
+
+def test_fused_leaky_fusion_head_matches_gmcnn(photo: np.ndarray) -> None:
+    import dataclasses
+
+    g = signal_generator(4, "zeros", gain=1.6)
+    g.config = dataclasses.replace(g.config, fusion_act="leaky_relu")
+    image, mask = fill_inputs(photo, 36, 52, batch=1)
+    with torch.inference_mode():
+        ref = g(image, mask)
+        out = FusedGMCNN(g)(image, mask)
+        g.config = dataclasses.replace(g.config, fusion_act="elu")
+        elu = g(image, mask)
+    torch.testing.assert_close(out, ref, atol=2e-5, rtol=0)
+    assert (ref - elu).abs().max() > 1e-3  # the head really changed

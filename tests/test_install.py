@@ -59,7 +59,7 @@ def test_installs_a_tf_release_and_loads_it(tmp_path: Path, fakes: tuple) -> Non
         done = install(tf, tmp_path, url=server.template, progress=lambda s, d, t: stages.append(s))
     assert done.path == tmp_path / TF_FOLDER and done.releases == (TF_NAME,) and not done.already
     assert stages[0] == "download" and stages[-1] == "verify"
-    assert _staged(tmp_path) == []  # nothing left over
+    assert _staged(tmp_path) == [] and not (tmp_path / STAGING).exists()  # nothing left over
     assert Inpainter.from_pretrained(done.path, device="cpu").generator.config.cnum == 4
     with ReleaseServer({}) as server:  # a second call downloads nothing
         again = install(tf, tmp_path, url=server.template)

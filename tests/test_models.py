@@ -133,3 +133,22 @@ def test_config_rejects_unknown_keys_and_bad_values() -> None:
     with pytest.raises(ValueError, match="cnum"):
         GMCNNConfig(cnum=7)
     assert GMCNNConfig.from_dict(GMCNNConfig(cnum=8).to_dict()) == GMCNNConfig(cnum=8)
+
+
+def test_leaky_fusion_head_keeps_a_gradient_where_elu_is_flat() -> None:
+    """``fusion_act="leaky_relu"``: same keys and layers, but fusion pre-activations far below zero still pass a
+    gradient (ELU's slope there is e^x ~ 0: the dead state of gmcnn.training.health)."""
+    grads = {}
+    for act in ("elu", "leaky_relu"):
+        torch.manual_seed(0)
+        g = GMCNN(GMCNNConfig(cnum=4, pad_mode="zeros", fusion_act=act))
+        with torch.no_grad():
+            g.decoding_layers[0].bias.fill_(-50.0)  # every fusion pre-activation deep below zero
+        image, mask = torch.rand(1, 3, 32, 32) * 2 - 1, torch.zeros(1, 1, 32, 32)
+        mask[..., 8:24, 8:24] = 1
+        g(image, mask).mean().backward()
+        grads[act] = float(g.EB1[0].weight.grad.abs().sum())
+    assert grads["elu"] < 1e-15 and grads["leaky_relu"] > 1e-10  # e^-50 against the 0.2 leak
+    assert GMCNNConfig.from_dict({"cnum": 8}).fusion_act == "elu"  # configs saved before the option: official
+    with pytest.raises(ValueError, match="fusion_act"):
+        GMCNNConfig(fusion_act="relu")

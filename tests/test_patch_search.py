@@ -31,9 +31,9 @@ def test_search_finds_the_exact_copy_of_a_patch():
     nnf = np.array([[5, 5]], np.int32)
     weight = np.ones((60, 60), np.float32)
     guide = np.zeros((60, 60, 0), np.float32)
-    cost = ps.initial_costs(feat, weight, guide, targets, nnf, 3, 0.0, 0.0, 1.0)
+    cost = ps.initial_costs(feat, weight, guide, targets, nnf, 3, 0.0, 0.0, 0.0, 1.0)
     for seed in range(40):  # random search: a few hundred draws over 27 x 54 sources
-        ps.search(feat, weight, guide, targets, index, nnf, cost, valid, ps.nearest_valid(valid), 3, 0.0, 0.0, 1.0,
+        ps.search(feat, weight, guide, targets, index, nnf, cost, valid, ps.nearest_valid(valid), 3, 0.0, 0.0, 0.0, 1.0,
                   4, seed)  # fmt: skip
     assert tuple(nnf[0]) == (13, 23) and cost[0] == 0.0
 

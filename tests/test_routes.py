@@ -13,6 +13,7 @@ from helpers.web import assert_error, encode, hole, local, post
 from PIL import Image
 
 from gmcnn import Inpainter
+from gmcnn.errors import EMPTY_MASK
 from gmcnn.inpainting.options import FillOptions
 from gmcnn.web import create_app
 
@@ -118,8 +119,18 @@ def test_size_mismatch(client: TestClient, picture: np.ndarray) -> None:
     assert body["detail"] == {"image_size": [128, 96], "mask_size": [64, 64]}
 
 
-def test_empty_mask(client: TestClient, picture: np.ndarray) -> None:
-    assert_error(post(client, encode(picture), encode(np.zeros((96, 128), np.uint8))), 422, "mask is empty")
+def test_empty_mask_is_the_one_sentence(client: TestClient, picture: np.ndarray) -> None:
+    body = assert_error(post(client, encode(picture), encode(np.zeros((96, 128), np.uint8))), 422)
+    assert body["error"] == EMPTY_MASK  # the CLI's and the page's words (health tells the page)
+    assert client.get("/api/v1/health").json()["messages"]["empty_mask"] == EMPTY_MASK
+
+
+@pytest.mark.parametrize("grow", [0, 200])
+def test_mask_over_the_whole_image_is_refused(client: TestClient, picture: np.ndarray, grow: int) -> None:
+    mask = np.full((96, 128), 255, np.uint8) if grow == 0 else hole()
+    assert_error(post(client, encode(picture), encode(mask), grow=grow), 422, "covers the whole image")
+    files = {"mask": ("m.png", encode(mask), "image/png")}
+    assert_error(client.post("/api/v1/plan", files=files, data={"grow": grow}), 422, "covers the whole image")
 
 
 def test_photo_as_mask_is_refused(client: TestClient, picture: np.ndarray) -> None:
@@ -162,7 +173,9 @@ def test_health_describes_the_model(client: TestClient) -> None:
     assert h["model"]["training"] == {"image_size": 64, "mask_type": "mixed"}
     assert h["model"]["contract"]["mask_polarity"] == "1=hole"
     assert h["limits"]["queue_capacity"] == 5 and h["limits"]["max_pixels"] > 0
-    assert h["defaults"]["process_size"] >= 64
+    assert (
+        h["defaults"]["process_size"] is None and h["model"]["contract"]["process_size"] >= 64
+    )  # None = the model's own
     assert set(h["strategies"]) == {"auto", "original", "resize", "crop"}
 
 
@@ -172,7 +185,7 @@ def test_openapi_documents_the_inpaint_form(client: TestClient) -> None:
     ref = op["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].split("/")[-1]
     fields = spec["components"]["schemas"][ref]["properties"]
     # The form is the two files plus every fill option (strategy, process_size, grow, feather, margin, texture).
-    assert set(fields) == {"image", "mask", "output", "job", *FillOptions.schema()}
+    assert set(fields) == {"image", "mask", "output", "job", "explain", *FillOptions.schema()}
     assert {"strategy", "process_size", "grow", "feather"} <= set(fields)
     assert {"200", "400", "413", "415", "422", "503"} <= set(op["responses"])
     assert "image/png" in op["responses"]["200"]["content"]

@@ -38,3 +38,15 @@ def test_serve_without_the_web_extra_prints_a_hint(monkeypatch: pytest.MonkeyPat
     web_server.add_arguments(parser)
     with pytest.raises(ValueError, match=r"web extra \(uvicorn is not installed\).*gmcnn\[web\]"):
         web_server.run(parser.parse_args([]))
+
+
+def test_serve_models_must_be_a_folder(tmp_path: Path) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    web_server.add_arguments(parser)
+    args = parser.parse_args(["--models", str(tmp_path)])
+    assert args.models == str(tmp_path) and args.model == "default"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is not a folder"):
+        web_server.run(parser.parse_args(["--models", str(tmp_path / "file")]))

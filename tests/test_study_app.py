@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from helpers.chromium import CHROMIUM, LAUNCH_ARGS
+from helpers.server import BackgroundServer
 from helpers.study import METHODS, tiny_study
 from helpers.web import local
 from playwright import sync_api
 
 from gmcnn.evaluation.study import Study, read_judgements
-from gmcnn.web.background import BackgroundServer
-from gmcnn.web.chromium import CHROMIUM, LAUNCH_ARGS
 from gmcnn.web.study_app import create_study_app
 
 expect = sync_api.expect

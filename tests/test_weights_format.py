@@ -56,3 +56,19 @@ def test_shape_mismatch_is_readable(tmp_path: Path) -> None:
         from gmcnn.models.state_dict import load_state_strict
 
         load_state_strict(tiny_generator(), state, source="x")
+
+
+def test_a_new_export_folder_appears_whole_or_not_at_all(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from gmcnn.weights import format as fmt
+
+    export_generator(tiny_generator(), tmp_path / "new")
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["generator.json", "generator.safetensors"]
+    assert [p.name for p in tmp_path.iterdir()] == ["new"]  # no hidden temp folder left beside it
+
+    def fail(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise OSError("disk full")
+
+    monkeypatch.setattr(fmt, "sha256_file", fail)  # dies after the weights, before the JSON
+    with pytest.raises(OSError, match="disk full"):
+        export_generator(tiny_generator(), tmp_path / "half")
+    assert [p.name for p in tmp_path.iterdir()] == ["new"]  # neither a half export nor its temp folder

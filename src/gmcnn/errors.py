@@ -11,3 +11,17 @@ class UnsupportedImage(UserError):
 
 class ImageTooLarge(UserError):
     """The image has more pixels than the configured limit."""
+
+
+class EmptyMask(UserError):
+    """The mask marks no pixel to fill (the CLI, the HTTP API and the page all say :data:`EMPTY_MASK`)."""
+
+    def __init__(self) -> None:
+        super().__init__(EMPTY_MASK)
+
+
+class FullMask(UserError):
+    """The mask (after growing it) covers the whole image: nothing is left to fill from."""
+
+
+EMPTY_MASK = "the mask is empty: there is nothing to fill; paint over the part that should go (white in a mask file)"

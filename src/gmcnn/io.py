@@ -158,12 +158,6 @@ class ImageHeader:
     height: int
     mode: str
 
-    @property
-    def decoded_bytes(self) -> int:
-        """Bytes of the decoded pixels (8 bits per band; 16-bit modes count double)."""
-        per_pixel = {"1": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I": 4, "F": 4}.get(self.mode, len(self.mode))
-        return self.width * self.height * max(1, per_pixel)
-
 
 def read_header(data: bytes, *, name: str = "upload", max_pixels: int = MAX_PIXELS) -> ImageHeader:
     """Format, size and mode of an encoded image, with the same checks as :func:`decode_image` (no decoding).

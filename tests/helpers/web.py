@@ -74,3 +74,18 @@ def wait_until(condition: Any, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+class Recording:
+    """An Inpainter that notes the options of every fill it runs (what the server made of the form)."""
+
+    def __init__(self, inner: Inpainter) -> None:
+        self.inner = inner
+        self.fills: list[Any] = []
+
+    def fill(self, image: Any, mask: Any, options: Any = None, **kwargs: Any) -> Any:
+        self.fills.append(options)
+        return self.inner.fill(image, mask, options, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)

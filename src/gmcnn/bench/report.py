@@ -113,10 +113,13 @@ def bench_header(device: torch.device, *, repeats: int, budget: float, seed: int
     )
 
 
-def save_results(rows: Sequence[Row], text: str, out: Path) -> None:
-    """``speed.md`` (the report ``text``), ``speed.json`` (every row) and ``speed.png`` in ``out``."""
+def save_results(rows: Sequence[Row], text: str, out: Path, *, picture: Path | None = None) -> None:
+    """``speed.md`` (the report ``text``) and ``speed.json`` (every row) in ``out``; the plot at ``picture``
+    (default ``out/speed.png``: a committed results folder keeps text only and puts it elsewhere)."""
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "speed.md", lambda tmp: tmp.write_text(text))
     data = json.dumps([asdict(r) for r in rows], indent=1, default=str) + "\n"
     atomic_write(out / "speed.json", lambda tmp: tmp.write_text(data))
-    plot(rows, out / "speed.png")
+    picture = picture or out / "speed.png"
+    picture.parent.mkdir(parents=True, exist_ok=True)
+    plot(rows, picture)

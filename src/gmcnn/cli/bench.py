@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="auto", help="Inpainter precision (default auto)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the test image and hole (default 0)")
     parser.add_argument("--out", help="folder for speed.md, speed.json and speed.png")
+    parser.add_argument("--plot", help="where the plot goes instead of OUT/speed.png")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,5 +67,5 @@ def run(args: argparse.Namespace) -> int:
     text = report_markdown(rows, header=bench_header(device, repeats=repeats, budget=budget, seed=args.seed))
     print(text)
     if args.out:
-        save_results(rows, text, Path(args.out))
+        save_results(rows, text, Path(args.out), picture=Path(args.plot) if args.plot else None)
     return 0

@@ -12,6 +12,7 @@ process appends what it did to ``OUT_DIR/manifests/rank-<rank>.jsonl``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -21,9 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from gmcnn.errors import UserError
+from gmcnn.errors import EmptyMask, UserError
 from gmcnn.inpainting.batch import FILE_ERRORS, MANIFEST_DIR, Job, Outcome, Shard, run_shard
-from gmcnn.inpainting.options import FillOptions
+from gmcnn.inpainting.image import normalize_mask
+from gmcnn.inpainting.options import FillOptions, FillResult
 from gmcnn.io import IMAGE_EXTENSIONS, MAX_PIXELS, format_for_path, load_image, save_image
 
 if TYPE_CHECKING:
@@ -80,6 +82,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--manifest-dir",
         type=Path,
         help="folder input: where each process writes its manifest (default: OUTPUT/manifests)",
+    )
+    parser.add_argument(
+        "--explain",
+        type=Path,
+        metavar="DIR",
+        help="one image: also write how it was filled into DIR (each stage, sources and confidence as PNGs, and "
+        "explain.json with the stages' times and what each picture shows), from the same fill",
     )
     parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS, help="refuse images larger than this")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -169,17 +178,53 @@ def run(args: argparse.Namespace) -> int:
     if not args.overwrite:
         _refuse_overwriting_inputs(jobs)
     if args.input.is_dir():
+        if args.explain is not None:
+            raise UserError("--explain works on one image at a time; give an image file, not a folder")
         return _run_folder(args, [Job(*job) for job in jobs], options)
     if args.skip_existing and jobs[0][2].exists():
         print("nothing to do: the output exists", file=sys.stderr)
         return 0
     image_path, mask_arg, out_path = jobs[0]
-    image = load_image(image_path, max_pixels=args.max_pixels)
-    mask = load_image(find_mask(image_path, mask_arg), max_pixels=args.max_pixels)
-    result = _load_inpainter(args).fill(image, mask, options).image
-    assert isinstance(result, Image.Image)  # PIL in, PIL out
-    save_image(result, out_path, like=image)
+    image, mask = _load_pair(image_path, mask_arg, args.max_pixels)
+    done = _load_inpainter(args).fill(image, mask, options, explain=args.explain is not None)
+    assert isinstance(done.image, Image.Image)  # PIL in, PIL out
+    save_image(done.image, out_path, like=image)
+    windows = len(done.plan.windows)
+    print(
+        f"wrote {out_path} ({done.image.width}x{done.image.height} {format_for_path(out_path)}, "
+        f"{_size(out_path.stat().st_size)}) in {done.seconds:.2f} s with model {done.model} "
+        f"(strategy {done.strategy}, {windows} window{'s' if windows != 1 else ''})"
+    )
+    if args.explain is not None:
+        _write_explanation(args.explain, done, image_path, out_path)
     return 0
+
+
+def _load_pair(image_path: Path, mask_arg: Path, max_pixels: int) -> tuple[Image.Image, Image.Image]:
+    """An image and its mask, loaded; an empty mask is refused here (the library would only warn)."""
+    image = load_image(image_path, max_pixels=max_pixels)
+    mask = load_image(find_mask(image_path, mask_arg), max_pixels=max_pixels)
+    if not normalize_mask(mask, size=(image.height, image.width)).any():
+        raise EmptyMask()
+    return image, mask
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**20:.1f} MB" if nbytes >= 2**20 else f"{max(1, round(nbytes / 1024))} KB"
+
+
+def _write_explanation(folder: Path, done: FillResult, image_path: Path, out_path: Path) -> None:
+    """The pictures of how ``done`` was filled as PNGs, and explain.json: the stages, their times, the layers."""
+    assert done.explanation is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    pictures = done.explanation.pictures()
+    for name, picture in pictures.items():
+        Image.fromarray(picture).save(folder / f"{name}.png")
+    info = done.info()
+    summary = {"input": str(image_path), "output": str(out_path), "model": done.model, "options": info["options"],
+               "strategy": done.strategy, "timings": info["timings"], **done.explanation.describe()}  # fmt: skip
+    (folder / "explain.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"wrote {len(pictures)} pictures of how it was filled and explain.json to {folder}")
 
 
 def _run_folder(args: argparse.Namespace, jobs: list[Job], options: FillOptions) -> int:
@@ -193,8 +238,13 @@ def _run_folder(args: argparse.Namespace, jobs: list[Job], options: FillOptions)
         return _fill_chunk(loaded[0], chunk, options, max_pixels=args.max_pixels)
 
     manifest_dir = args.manifest_dir or args.output / MANIFEST_DIR
+    start = time.perf_counter()
     handled, failed = run_shard(jobs, fill, shard=shard, manifest_dir=manifest_dir, batch_size=args.batch_size,
                                 overwrite=args.overwrite, progress=not args.quiet)  # fmt: skip
+    model = f" with model {loaded[0].name}" if loaded else ""
+    print(
+        f"wrote {handled - failed} of {handled} images to {args.output} in {time.perf_counter() - start:.1f} s{model}"
+    )
     if failed:
         where = f" on rank {shard.rank}" if shard.world_size > 1 else ""
         print(f"gmcnn inpaint: {failed} of {handled} images failed{where}; see {manifest_dir}", file=sys.stderr)
@@ -210,8 +260,7 @@ def _fill_chunk(inpainter: Inpainter, chunk: list[Job], options: FillOptions, *,
     loaded: dict[int, tuple[Image.Image, Image.Image]] = {}
     for i, job in enumerate(chunk):
         try:
-            loaded[i] = (load_image(job.image, max_pixels=max_pixels),
-                         load_image(find_mask(job.image, job.mask), max_pixels=max_pixels))  # fmt: skip
+            loaded[i] = _load_pair(job.image, job.mask, max_pixels)
         except FILE_ERRORS as exc:
             errors[i] = str(exc)
     order = list(loaded)

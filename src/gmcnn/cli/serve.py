@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import webbrowser
+from pathlib import Path
 
 from gmcnn.errors import UserError
 from gmcnn.web.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MEMORY_BUDGET, DEFAULT_QUEUE_SIZE
@@ -16,7 +17,15 @@ from gmcnn.web.limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_UPLOAD_BYTES, DEF
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
-    parser.add_argument("--model", default="default", help="registry name or path of the weights (default: default)")
+    parser.add_argument(
+        "--model", default="default", help="the model served first: a name (see --models) or a path (default: default)"
+    )
+    parser.add_argument(
+        "--models",
+        metavar="DIR",
+        help="a models folder the page may pick from (exports, run folders, official releases) and download "
+        "official releases into, only when asked (see `gmcnn models list --dir DIR`)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--open", action="store_true", help="open the painter in the default browser")
     parser.add_argument(
@@ -59,24 +68,26 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
 
         from gmcnn.web.app import create_app
+        from gmcnn.web.models_routes import load_model
     except ModuleNotFoundError as exc:
         raise UserError(
             f"the painter needs the web extra ({exc.name} is not installed): python3 -m pip install 'gmcnn[web]'"
         ) from None
-    from gmcnn.inpainting.pipeline import Inpainter
-
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be between 0 and 65535, got {args.port}")
     if args.queue_size < 0:
         raise UserError(f"--queue-size must be >= 0, got {args.queue_size}")
     if args.max_upload_mb <= 0 or args.memory_budget_mb <= 0 or args.body_timeout <= 0:
         raise UserError("--max-upload-mb, --memory-budget-mb and --body-timeout must be positive")
+    if args.models is not None and Path(args.models).exists() and not Path(args.models).is_dir():
+        raise UserError(f"--models {args.models} is not a folder")
     from gmcnn.web.queue import share_malloc_arenas
 
     share_malloc_arenas()  # before the model and the server start their threads: freed memory goes back to the OS
-    inpainter = Inpainter.from_pretrained(args.model, device=args.device)
+    inpainter = load_model(args.model, Path(args.models) if args.models else None, args.device)
     app = create_app(
         inpainter,
+        models_dir=args.models,
         max_upload_bytes=int(args.max_upload_mb * 2**20),
         queue_size=args.queue_size,
         memory_budget=int(args.memory_budget_mb * 2**20),

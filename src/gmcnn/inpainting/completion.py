@@ -17,7 +17,7 @@ Multi-scale EM completion (Wexler, Shechtman & Irani, PAMI 2007), started from t
    vote). The field is upsampled to the next level and refined there, with fewer iterations as levels grow.
 3. **Finest level:** each hole pixel copies the centre of its own best patch (``final="copy"``: sharp, and
    ``sources`` says exactly where from) or takes the vote (``final="vote"``). Levels over :data:`MAX_SIDE` px
-   or :data:`MAX_PIXELS` hole pixels are not searched: they inherit the upsampled field (the copy stays sharp).
+   or ``max_pixels`` hole pixels are not searched: they inherit the upsampled field (the copy stays sharp).
 4. **Seam** (``seam=True``): the colour step between the copied pixels and the known pixels along the hole's
    border is spread smoothly over the hole (a membrane, as in gradient-domain / Poisson cloning: the copied
    content keeps its own gradients), so no lighter or darker band outlines the hole.
@@ -43,7 +43,6 @@ from gmcnn.inpainting.seam import blend_seam
 MIN_CONTEXT: Final = 32
 MAX_SIDE: Final = 512  # the largest region side searched; larger regions are searched smaller and upsampled
 THIN: Final = 48  # holes thinner than this (px from inside to border) are compared less blurred
-MAX_PIXELS: Final = 20_000  # the most hole pixels searched at one level (the same rule)
 
 
 @dataclass
@@ -73,6 +72,7 @@ class Settings:
     grad: float = 1.0  # weight of the luminance-gradient features against colour
     blur: float = 1.5  # patches are compared blurred by this sigma (px), copied sharp
     guide: float = 1.0  # weight of the low-pass guide term
+    guide_tol: float = 0.1  # guide differences up to this (per channel, colour in [0, 1]) cost nothing
     guide_sigma: float = 0.125  # the guide's low-pass sigma, as a fraction of the hole's longer side
     near: float = 0.0  # weight of the source-distance term
     hole_weight: float = 0.5  # patch-distance weight of the estimate's pixels (known pixels: 1)
@@ -80,6 +80,7 @@ class Settings:
     em_fine: int = 1  # EM iterations at the finest searched level, one more per level above
     thin: int = 3  # the pyramid stops when the hole is this thin (px from its border) ...
     min_valid: float = 0.3  # ... or when whole known patches would be fewer than this x the hole's pixels
+    max_pixels: int = 12_000  # the most hole pixels searched at one level (finer levels copy the upsampled field)
     passes: int = 2  # PatchMatch passes per EM iteration
     from_start: bool = True  # the coarsest estimate is the smooth start (else the initial field's vote)
     init: str = "random"  # the coarsest field: "random" known patches or the "nearest" known patch
@@ -171,7 +172,7 @@ def _pyramid(colour: np.ndarray, mask: np.ndarray, guide: np.ndarray, s: Setting
     """Halve until the hole is thin enough or known patches run short; also how many fine levels to not search,
     and the hole's thickness (px from its inside to its border) at full size.
 
-    A level is searched when its side is at most :data:`MAX_SIDE` and it has at most :data:`MAX_PIXELS`
+    A level is searched when its side is at most :data:`MAX_SIDE` and it has at most ``s.max_pixels``
     hole pixels; the finer ones only inherit the upsampled field (a copy stays sharp at full size).
     """
     pyramid = [(colour, mask, guide)]
@@ -179,7 +180,7 @@ def _pyramid(colour: np.ndarray, mask: np.ndarray, guide: np.ndarray, s: Setting
     thickness = full = _thickness(mask)
     while max(pyramid[-1][1].shape) > 2 * (2 * r + 1):
         c, k, g = pyramid[-1]
-        big = max(k.shape) > MAX_SIDE or k.sum() > MAX_PIXELS
+        big = max(k.shape) > MAX_SIDE or k.sum() > s.max_pixels
         if not big and thickness <= s.thin:
             break
         coarse = _half_mask(k)
@@ -202,7 +203,9 @@ def _solve(
     for level in range(len(pyramid) - 1, -1, -1):
         c, k, g = pyramid[level]
         new_targets = _targets(k, s.patch)
-        valid = _valid_sources(k, s.patch)
+        # a searched level's sources are whole known patches; a copied-only level needs just a known pixel
+        # (snapping to whole patches there would pile neighbours onto one pixel: streaks across the fill)
+        valid = _valid_sources(k, s.patch if level >= skip else 1)
         if not valid.any():
             return None
         snap = ps.nearest_valid(valid)
@@ -227,13 +230,14 @@ def _solve(
         weight = np.where(k, s.hole_weight, 1.0).astype(np.float32)
         scale2 = float(max(1, side >> level) ** 2)
         gd = np.ascontiguousarray(g / 255.0, dtype=np.float32)
+        tol2 = 3 * s.guide_tol**2  # over the 3 channels
         cost = np.zeros(len(targets), np.float32)
         # all iterations at the coarsest level (it starts from scratch), fewer as levels get finer and dearer
         iterations = s.em if level == len(pyramid) - 1 else min(s.em, s.em_fine + level - skip)
         for it in range(iterations):
             feat = _features(estimate, s.grad, blur)
-            cost = ps.initial_costs(feat, weight, gd, targets, nnf, s.patch, s.guide, s.near, scale2)
-            ps.search(feat, weight, gd, targets, index, nnf, cost, valid, snap, s.patch, s.guide, s.near, scale2,
+            cost = ps.initial_costs(feat, weight, gd, targets, nnf, s.patch, s.guide, tol2, s.near, scale2)
+            ps.search(feat, weight, gd, targets, index, nnf, cost, valid, snap, s.patch, s.guide, tol2, s.near, scale2,
                       s.passes, seed + 7919 * level + it)  # fmt: skip
             if level > 0 or s.final == "vote":
                 estimate = np.where(k[..., None], _vote(c, k, targets, nnf, cost, s.patch), c)
@@ -282,10 +286,11 @@ def _thickness(mask: np.ndarray) -> int:
 
 
 def _half(x: np.ndarray) -> np.ndarray:
-    """2 x 2 block means (odd sides: the last row/column is repeated)."""
+    """2 x 2 block means (odd sides: the last row/column is repeated); strided sums, not a reshaped mean,
+    which numpy runs several times slower on these layouts."""
     h, w = x.shape[:2]
-    x = np.pad(x, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    return x.reshape(x.shape[0] // 2, 2, x.shape[1] // 2, 2, -1).mean(axis=(1, 3), dtype=np.float32)
+    x = np.pad(x, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge") if h % 2 or w % 2 else x
+    return np.asarray((x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2] + x[1::2, 1::2]) * 0.25, np.float32)
 
 
 def _half_mask(m: np.ndarray) -> np.ndarray:

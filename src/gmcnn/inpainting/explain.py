@@ -18,10 +18,24 @@ Pictures (all uint8 ``H x W x 3``, the image's size):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 STAGES = ("prefill", "network", "completion", "composite")
+# What each picture shows, in one sentence: for the CLI's explain.json, the API and the page.
+ABOUT = {
+    "prefill": "Pre-fill: the hole filled smoothly from its border (push-pull), the kind of start the network "
+    "works from.",
+    "network": "Network: GMCNN's own fill, plausible structure and colour but smooth, without fine texture.",
+    "completion": "Completion: patches of the photo copied into the network's fill, as much as Detail asks for.",
+    "composite": "Composite: the result, the fill blended into the photo; pixels outside the hole stay as they were.",
+    "sources": "Sources: every place in the photo has its own colour, and each copied hole pixel takes the colour "
+    "of the place it was copied from; grey means not copied (the network's smooth fill).",
+    "confidence": "Confidence: how far the fill can be trusted, from green (close to known pixels, or a good match) "
+    "to red (deep in the hole: guesswork).",
+}
+LAYERS = ("sources", "confidence")
 
 
 @dataclass
@@ -49,6 +63,12 @@ class Explanation:
     hole: np.ndarray
     sources: np.ndarray
     confidence: np.ndarray
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able: each stage (its picture's name, seconds, what it shows) and each layer, in order."""
+        stages = [{"name": s.name, "picture": f"stage_{s.name}", "seconds": s.seconds, "about": ABOUT[s.name]}
+                  for s in self.stages]  # fmt: skip
+        return {"stages": stages, "layers": {n: {"picture": n, "about": ABOUT[n]} for n in LAYERS}}
 
     def pictures(self) -> dict[str, np.ndarray]:
         """Every picture by name: ``stage_<name>`` for each stage, ``sources`` and ``confidence``."""

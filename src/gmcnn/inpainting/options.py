@@ -28,8 +28,15 @@ TEXTURES = ("off", "patch")
 
 
 def _option(default: Any, help: str, **bounds: Any) -> Any:
-    """A dataclass field carrying its help and bounds (``minimum``, ``maximum``, ``choices``) as metadata."""
+    """A dataclass field carrying its help and bounds (``minimum``, ``maximum``, ``choices``) as metadata, and
+    how front ends show it (:data:`DISPLAY`)."""
     return field(default=default, metadata={"help": help, **bounds})
+
+
+# How a control for the option is shown (the web page builds its controls from these; the CLI ignores them):
+# label: a short name; unit: shown after the value; ends: words for the two ends of a slider;
+# advanced: tucked away under "Advanced"; image_side: values above the image's longer side change nothing.
+DISPLAY = ("label", "unit", "ends", "advanced", "image_side")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,26 +66,47 @@ class FillOptions:
         "auto",
         "large images: auto, original (whole image at full size), resize, crop (around holes)",
         choices=STRATEGIES,
+        label="Large images",
+        advanced=True,
     )
     process_size: int | None = _option(
         None,
         "longest side the model sees; larger = more detail, slower (empty = the model's own size)",
         minimum=64,
         maximum=8192,
+        label="Processing size",
+        unit="px",
+        advanced=True,
+        image_side=True,
     )
-    grow: int = _option(0, "grow the hole by this many pixels first", minimum=0, maximum=256)
-    feather: int = _option(0, "blend the seam over this many pixels outside the hole", minimum=0, maximum=256)
+    grow: int = _option(
+        0, "grow the hole by this many pixels first", minimum=0, maximum=256, label="Grow mask", unit="px"
+    )
+    feather: int = _option(
+        0, "blend the seam over this many pixels outside the hole", minimum=0, maximum=256, label="Feather", unit="px"
+    )
     margin: float = _option(
-        0.5, "context around each hole for crop, as a fraction of the hole's longer side", minimum=0.0, maximum=8.0
+        0.5,
+        "context around each hole for crop, as a fraction of the hole's longer side",
+        minimum=0.0,
+        maximum=8.0,
+        label="Crop margin",
+        advanced=True,
     )
     detail: float = _option(
         0.0,
         "how detailed the fill is: 0 = smooth, 1 = full texture copied from the photo",
         minimum=0.0,
         maximum=1.0,
+        label="Detail",
+        ends=("smooth", "full texture"),
     )
     texture: str = _option(
-        "off", "texture stage after the coarse fill: patch (real texture from the photo) or off", choices=TEXTURES
+        "off",
+        "texture stage after the coarse fill: patch (real texture from the photo) or off",
+        choices=TEXTURES,
+        label="Texture stage",
+        advanced=True,
     )
 
     def __post_init__(self) -> None:
@@ -99,7 +127,8 @@ class FillOptions:
 
     @classmethod
     def schema(cls) -> dict[str, dict[str, Any]]:
-        """The JSON-able definition of every option: ``{name: {type, default, help, minimum?, maximum?, choices?}}``."""
+        """The JSON-able definition of every option: ``{name: {type, default, help, minimum?, maximum?, choices?}}``
+        plus its :data:`DISPLAY` hints (``label``, ``unit``, ...) where given."""
         out: dict[str, dict[str, Any]] = {}
         for f in dataclasses.fields(cls):
             entry: dict[str, Any] = {"type": _type_name(f), "default": f.default, "help": f.metadata["help"]}
@@ -110,6 +139,10 @@ class FillOptions:
                     entry[key] = f.metadata[key]
             if "choices" in f.metadata:
                 entry["choices"] = list(f.metadata["choices"])
+            for key in DISPLAY:
+                if key in f.metadata:
+                    value = f.metadata[key]
+                    entry[key] = list(value) if isinstance(value, tuple) else value
             out[f.name] = entry
         return out
 

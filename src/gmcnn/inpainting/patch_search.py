@@ -55,13 +55,14 @@ def nearest_valid(valid: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def _cost(feat, weight, guide, ty, tx, sy, sx, r, lam_guide, lam_near, scale2, bound):  # type: ignore[no-untyped-def]
+def _cost(feat, weight, guide, ty, tx, sy, sx, r, lam_guide, tol2, lam_near, scale2, bound):  # type: ignore[no-untyped-def]
     """Cost of copying the patch at ``(sy, sx)`` onto the target ``(ty, tx)``; stops early above ``bound``.
 
     Patch distance: the weighted sum of squared feature differences over the target patch's pixels inside the
     region (``weight`` is 1 on known pixels, lower on the estimate). Plus, per patch pixel: ``lam_guide`` x the
     squared difference of the low-pass guide at the two centres (keeps each part of the hole with the region
-    its border belongs to), and ``lam_near`` x the squared source-target distance over ``scale2`` (prefers
+    its border belongs to; differences within ``tol2`` are free, so the guide's smooth gradients do not force
+    the fill into rings along them), and ``lam_near`` x the squared source-target distance over ``scale2`` (prefers
     nearby sources).
     """
     h, w, c = feat.shape
@@ -70,7 +71,7 @@ def _cost(feat, weight, guide, ty, tx, sy, sx, r, lam_guide, lam_near, scale2, b
     for k in range(guide.shape[2]):
         t = guide[ty, tx, k] - guide[sy, sx, k]
         g += t * t
-    d = n * (lam_guide * g + lam_near * ((ty - sy) ** 2 + (tx - sx) ** 2) / scale2)
+    d = n * (lam_guide * max(g - tol2, 0.0) + lam_near * ((ty - sy) ** 2 + (tx - sx) ** 2) / scale2)
     if d > bound:
         return d
     for dy in range(-r, r + 1):
@@ -93,18 +94,18 @@ def _cost(feat, weight, guide, ty, tx, sy, sx, r, lam_guide, lam_near, scale2, b
 
 
 @njit(cache=True)
-def initial_costs(feat, weight, guide, targets, nnf, r, lam_guide, lam_near, scale2):  # type: ignore[no-untyped-def]
+def initial_costs(feat, weight, guide, targets, nnf, r, lam_guide, tol2, lam_near, scale2):  # type: ignore[no-untyped-def]
     """The cost of every target's current source (float32 ``N``)."""
     n = targets.shape[0]
     cost = np.empty(n, np.float32)
     for i in range(n):
         cost[i] = _cost(feat, weight, guide, targets[i, 0], targets[i, 1], nnf[i, 0], nnf[i, 1], r, lam_guide,
-                        lam_near, scale2, np.inf)  # fmt: skip
+                        tol2, lam_near, scale2, np.inf)  # fmt: skip
     return cost
 
 
 @njit(cache=True)
-def search(feat, weight, guide, targets, index, nnf, cost, valid, snap, r, lam_guide, lam_near, scale2,
+def search(feat, weight, guide, targets, index, nnf, cost, valid, snap, r, lam_guide, tol2, lam_near, scale2,
            passes, seed):  # type: ignore[no-untyped-def]  # fmt: skip
     """PatchMatch passes over all targets, improving ``nnf`` and ``cost`` in place.
 
@@ -129,7 +130,7 @@ def search(feat, weight, guide, targets, index, nnf, cost, valid, snap, r, lam_g
                 cy, cx = nnf[k, 0] + (ty - ny), nnf[k, 1] + (tx - nx)
                 if cy < 0 or cy >= h or cx < 0 or cx >= w or not valid[cy, cx] or (cy == by and cx == bx):
                     continue
-                d = _cost(feat, weight, guide, ty, tx, cy, cx, r, lam_guide, lam_near, scale2, bc)
+                d = _cost(feat, weight, guide, ty, tx, cy, cx, r, lam_guide, tol2, lam_near, scale2, bc)
                 if d < bc:
                     by, bx, bc = cy, cx, d
             # random search around the best at halving radii
@@ -139,7 +140,7 @@ def search(feat, weight, guide, targets, index, nnf, cost, valid, snap, r, lam_g
                 cx = min(max(bx + np.random.randint(-rad, rad + 1), 0), w - 1)
                 cy, cx = snap[cy, cx, 0], snap[cy, cx, 1]
                 if cy != by or cx != bx:
-                    d = _cost(feat, weight, guide, ty, tx, cy, cx, r, lam_guide, lam_near, scale2, bc)
+                    d = _cost(feat, weight, guide, ty, tx, cy, cx, r, lam_guide, tol2, lam_near, scale2, bc)
                     if d < bc:
                         by, bx, bc = cy, cx, d
                 rad //= 2

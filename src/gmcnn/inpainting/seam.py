@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from gmcnn.inpainting import patch_search as ps
 
-SEAM_POINTS: Final = 1024  # border points the correction is interpolated from
+SEAM_POINTS: Final = 512  # border points the correction is interpolated from
 SEAM_RADIUS: Final = 4  # the step at a border point is the median over the border within this radius
 SEAM_GRID: Final = 20_000  # grid points it is evaluated at (then upsampled bilinearly)
 

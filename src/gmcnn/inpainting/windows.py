@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gmcnn.errors import UserError
+from gmcnn.errors import FullMask
 from gmcnn.inpainting import image as P
 
 
@@ -157,13 +157,13 @@ def fill_regions(user: P.UserImage, mask: Any, *, grow: int, feather: int) -> tu
     falling off over ``feather`` px outside it, 0 elsewhere).
 
     Raises:
-        UserError: the mask does not fit the image, or covers all of it (nothing left to fill from).
+        UserError: the mask does not fit the image; :class:`~gmcnn.errors.FullMask` when it covers all of it.
     """
     hole = P.normalize_mask(mask, user.size)
     hole = P.grow_mask(hole, grow) if grow else hole
     if hole.all():
         grown = f" after growing it by {grow} px" if grow else ""
-        raise UserError(
+        raise FullMask(
             f"the mask covers the whole image{grown}: there is nothing left to fill from; "
             "paint only what should be replaced"
         )

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
-from gmcnn.models.gmcnn import GMCNN, GMCNNConfig, Upsample, network_input, network_output
+from gmcnn.models.gmcnn import FUSION_LEAK, GMCNN, GMCNNConfig, Upsample, network_input, network_output
 
 
 def _reflect_border(buf: torch.Tensor, p: int) -> None:
@@ -49,6 +49,10 @@ _Emit = Callable[[torch.Tensor], object]
 
 def _elu_into(src: torch.Tensor, out: torch.Tensor) -> None:
     torch.ops.aten.elu.out(src, 1.0, 1, 1, out=out)
+
+
+def _leaky_into(src: torch.Tensor, out: torch.Tensor) -> None:
+    torch.ops.aten.leaky_relu.out(src, FUSION_LEAK, out=out)
 
 
 def _copy_into(src: torch.Tensor, out: torch.Tensor) -> None:
@@ -147,5 +151,6 @@ class FusedGMCNN(nn.Module):
         b, _, h, w = x.shape
         # The padded fusion input is allocated once and the columns fill its interior: no cat, no pad copy.
         y = self._conv(self._fuse, functools.partial(self._columns_into, x), (b, sum(self._widths), h, w))
-        y = self._conv(self._out, functools.partial(_elu_into, y), tuple(y.shape))  # (B, 3, H, W), no activation
+        act = _leaky_into if self.config.fusion_act == "leaky_relu" else _elu_into
+        y = self._conv(self._out, functools.partial(act, y), tuple(y.shape))  # (B, 3, H, W), no activation
         return network_output(y.float(), base).contiguous()

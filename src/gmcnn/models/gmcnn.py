@@ -30,6 +30,8 @@ from gmcnn.models.fill import smooth_fill
 from gmcnn.models.init import official_init_
 
 FILLS = ("zeros", "smooth")
+FUSION_ACTS = ("elu", "leaky_relu")
+FUSION_LEAK = 0.2  # slope of "leaky_relu" below 0
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,10 @@ class GMCNNConfig(GeneratorConfig):
             zeroed, the output is the image. ``"smooth"``: the hole is pre-filled by the parameter-free
             :func:`gmcnn.models.fill.smooth_fill` and the output is that fill plus the network's correction
             (same layers and state-dict keys; the embedded CPU model uses it because it learns far faster).
+        fusion_act: the activation after the fusion conv. ``"elu"`` is the official model. ``"leaky_relu"``
+            (slope :data:`FUSION_LEAK` below 0) is a head that cannot saturate: ELU is flat below about -3, and a
+            run whose fusion pre-activations all drift there gets no gradient into any layer again
+            (:mod:`gmcnn.training.health`); same layers and state-dict keys.
     """
 
     ARCHITECTURE: ClassVar[str] = "gmcnn"
@@ -53,6 +59,7 @@ class GMCNNConfig(GeneratorConfig):
     in_channels: int = 4
     pad_mode: str = "reflect"
     fill: str = "zeros"
+    fusion_act: str = "elu"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -62,6 +69,8 @@ class GMCNNConfig(GeneratorConfig):
             raise ValueError(f"pad_mode must be 'reflect' or 'zeros', got {self.pad_mode!r}")
         if self.fill not in FILLS:
             raise ValueError(f"fill must be one of {FILLS}, got {self.fill!r}")
+        if self.fusion_act not in FUSION_ACTS:
+            raise ValueError(f"fusion_act must be one of {FUSION_ACTS}, got {self.fusion_act!r}")
 
     @property
     def min_size(self) -> int:
@@ -182,7 +191,7 @@ class GMCNN(Generator):
         x = torch.cat([x1, x2, x3], dim=1)  # (B, 7c, H, W)
         fuse, out = self.decoding_layers[0], self.decoding_layers[1]
         assert isinstance(fuse, nn.Conv2d) and isinstance(out, nn.Conv2d)
-        x = F.elu(fuse(self._pad(x, fuse)))  # (B, c/2, H, W)
+        x = fusion_activation(fuse(self._pad(x, fuse)), self.config.fusion_act)  # (B, c/2, H, W)
         x = out(self._pad(x, out))  # (B, 3, H, W), no activation
         return network_output(x, base)
 
@@ -208,6 +217,11 @@ class GMCNN(Generator):
         return total
 
 
+def fusion_activation(x: torch.Tensor, kind: str) -> torch.Tensor:
+    """The fusion conv's activation named by ``GMCNNConfig.fusion_act``."""
+    return F.leaky_relu(x, FUSION_LEAK) if kind == "leaky_relu" else F.elu(x)
+
+
 def network_input(
     config: GMCNNConfig, image: torch.Tensor, mask: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -227,10 +241,13 @@ def network_output(out: torch.Tensor, base: torch.Tensor | None) -> torch.Tensor
 
 __all__ = [
     "FILLS",
+    "FUSION_ACTS",
+    "FUSION_LEAK",
     "GMCNN",
     "GMCNNConfig",
     "Upsample",
     "count_parameters",
+    "fusion_activation",
     "network_input",
     "network_output",
 ]

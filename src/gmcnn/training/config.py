@@ -41,6 +41,7 @@ class TrainConfig:
     batch_size: int = 16
     num_workers: int = 2
     # --- model
+    architecture: str = "gmcnn"  # the generator, by its name in gmcnn.models.registry
     cnum: int = 32  # generator width (32 = paper)
     pad_mode: str = "reflect"  # "reflect" (official, needs >= 196 px) or "zeros"
     fill: str = "zeros"  # "zeros" (official) or "smooth" (push-pull pre-fill + predicted correction)
@@ -49,6 +50,7 @@ class TrainConfig:
     spectral_norm: bool = False
     sn_order: str = "torch"  # power iteration: "torch" (u from v first) or "official" (v from u, official PyTorch)
     init: str = "official"  # new runs: "official" N(0, 0.02) or "scaled" (fan-in scaled, zero output conv)
+    fusion_act: str = "elu"  # "elu" (official) or "leaky_relu": a fusion head that cannot saturate (training.health)
     # --- losses
     hole_loss: str = "confidence_l1"  # "confidence_l1" (paper), "confidence_l2", "l1" or "l2" (plain, over the hole)
     hole_weight: float = 1.4
@@ -72,7 +74,7 @@ class TrainConfig:
     gp_weight: float = 10.0
     # How a critic update calls the critics: "concat" (once, on cat([real, fake(, interpolates)]): one spectral-norm
     # power iteration per update) or "separate" (fake, then real, then the interpolates: the official PyTorch
-    # forward_D, whose power iteration advances once per call). Both are DDP-safe (gmcnn.training.train).
+    # forward_D, whose power iteration advances once per call). Both are DDP-safe (gmcnn.training.build).
     critic_calls: str = "concat"
     # --- optimisation
     lr: float = 1e-4
@@ -83,6 +85,11 @@ class TrainConfig:
     warmup_steps: int = 0
     ema_decay: float = 0.0  # > 0: keep an exponential moving average of G (exported, sampled, validated)
     min_lr_ratio: float = 0.1  # cosine floor as a fraction of lr
+    # --- health (gmcnn.training.health): all off by default and in the official presets
+    grad_clip: float = 0.0  # > 0: clip G's gradient norm at this multiple of its running mean
+    rollback_saturation: float = 0.0  # > 0: at this val_fusion_saturated, reload the last healthy checkpoint ...
+    rollback_lr_factor: float = 0.5  # ... and continue with the generator's lr times this
+    max_rollbacks: int = 3  # then stop (exit code 1) instead
     # --- schedule (a step = one generator update)
     pretrain_steps: int = 200_000
     max_steps: int = 500_000
@@ -105,7 +112,7 @@ class TrainConfig:
         from gmcnn.losses.idmrf import CENTRES, IDMRF_TAPS, REDUCTIONS
         from gmcnn.losses.reconstruction import HOLE_LOSSES, KERNELS, PADDINGS
         from gmcnn.models.discriminator import SN_ORDERS
-        from gmcnn.models.gmcnn import FILLS
+        from gmcnn.models.gmcnn import FILLS, FUSION_ACTS
         from gmcnn.models.vgg import INPUT_NORMS
 
         choices = {
@@ -113,6 +120,7 @@ class TrainConfig:
             "pad_mode": ("reflect", "zeros"),
             "fill": FILLS,
             "init": ("official", "scaled"),
+            "fusion_act": FUSION_ACTS,
             "hole_loss": HOLE_LOSSES,
             "local_critic": ("crop", "patch"),
             "gan_loss": ("wgan_gp", "hinge"),
@@ -143,6 +151,10 @@ class TrainConfig:
             raise UserError(
                 f"pad_mode='reflect' needs image_size >= 196, got {self.image_size} (or set pad_mode=zeros)"
             )
+        if self.grad_clip < 0 or (0 < self.grad_clip <= 1):
+            raise UserError(f"grad_clip must be 0 (off) or > 1 (a multiple of the running mean), got {self.grad_clip}")
+        if not 0 <= self.rollback_saturation <= 1 or not 0 < self.rollback_lr_factor <= 1:
+            raise UserError("rollback_saturation must be in [0, 1] and rollback_lr_factor in (0, 1]")
         if not 0 <= self.ema_decay < 1:
             raise UserError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if not 0 <= self.texture_fraction <= 1:

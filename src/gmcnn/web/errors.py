@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gmcnn.errors import ImageTooLarge, UnsupportedImage, UserError
+from gmcnn.errors import FullMask, ImageTooLarge, UnsupportedImage, UserError
 
 
 class ApiError(Exception):
@@ -71,11 +71,14 @@ def error_response(status: int, message: str, detail: Any = None, headers: dict[
 
 
 def from_user_error(exc: UserError, field: str) -> ApiError:
-    """Map io's typed errors to their status: too large 413, not an image 415, damaged 400."""
+    """Map the typed errors to their status: too large 413, not an image 415, a mask over the whole image 422,
+    damaged 400."""
     if isinstance(exc, ImageTooLarge):
         return ApiError(413, str(exc), {"field": field})
     if isinstance(exc, UnsupportedImage):
         return ApiError(415, str(exc), {"field": field})
+    if isinstance(exc, FullMask):  # a mask to paint again, not a damaged upload
+        return ApiError(422, str(exc), {"field": "mask"})
     return ApiError(400, str(exc), {"field": field})
 
 

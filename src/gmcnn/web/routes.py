@@ -9,10 +9,12 @@ decode and the plan, the memory of the plan, then the model on its one thread.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import numpy as np
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -20,14 +22,17 @@ from fastapi.responses import FileResponse, Response
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-from gmcnn.errors import UserError
+from gmcnn.errors import EMPTY_MASK, UserError
 from gmcnn.inpainting import image as P
+from gmcnn.inpainting import select as selection
 from gmcnn.inpainting.options import STRATEGIES, FillOptions
 from gmcnn.inpainting.pipeline import Inpainter
 from gmcnn.io import encode_image
 from gmcnn.version import __version__
 from gmcnn.web import uploads as U
 from gmcnn.web.errors import ERROR_RESPONSES, ApiError, from_user_error
+from gmcnn.web.explain_routes import Explanations, describe
+from gmcnn.web.form import OPTIONS_FORM
 from gmcnn.web.middleware import refuse_unknown_fields
 from gmcnn.web.queue import Cancelled, Job, Jobs, MemoryBudget, ModelQueue, Reservation, Slot
 
@@ -36,6 +41,10 @@ STATIC_DIR = Path(__file__).parent / "static"  # inside the package, never the w
 OPTIONS: dict[str, dict[str, Any]] = FillOptions.schema()
 OUTPUTS = ("same", "png")
 IMAGE_TYPES: dict[str, Any] = {t: {} for t in ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/tiff")}
+Explained = tuple[dict[str, Any], dict[str, np.ndarray]]  # an explanation's description and pictures
+# An explained fill's extra working memory: four stage pictures, sources (int32 x 2), confidence, the six
+# finished RGB pictures and their copies on the way to the store.
+EXPLAIN_BYTES_PER_PIXEL = 48
 
 
 @dataclass
@@ -48,21 +57,16 @@ class ServerState:
     jobs: Jobs
     max_upload_bytes: int
     max_pixels: int
+    explanations: Explanations = field(default_factory=Explanations)  # the explain=true fills' pictures
 
 
 def _state(request: Request) -> ServerState:
     return request.app.state.gmcnn  # type: ignore[no-any-return]
 
 
-def _form(name: str) -> Any:
-    """The HTTP form field of fill option ``name``: bounds and help from :class:`FillOptions`, nothing restated."""
-    o = OPTIONS[name]
-    extra = {"enum": o["choices"]} if "choices" in o else None
-    return Form(ge=o.get("minimum"), le=o.get("maximum"), description=o["help"], json_schema_extra=extra)
-
-
 # Every route refuses query parameters and form fields it does not declare (422 naming them).
 router = APIRouter(dependencies=[Depends(refuse_unknown_fields)])
+_PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
 
 # ------------------------------------------------------------------------------------------------ fill
@@ -79,69 +83,88 @@ async def inpaint(
     request: Request,
     image: Annotated[UploadFile, File(description="the photo (PNG, JPEG, WEBP, BMP or TIFF)")],
     mask: Annotated[UploadFile, File(description="same size as the image; white / non-zero = hole")],
-    strategy: Annotated[str, _form("strategy")] = OPTIONS["strategy"]["default"],
-    process_size: Annotated[int | None, _form("process_size")] = None,
-    grow: Annotated[int, _form("grow")] = OPTIONS["grow"]["default"],
-    feather: Annotated[int, _form("feather")] = OPTIONS["feather"]["default"],
-    margin: Annotated[float | None, _form("margin")] = None,
-    detail: Annotated[float, _form("detail")] = OPTIONS["detail"]["default"],
-    texture: Annotated[str, _form("texture")] = OPTIONS["texture"]["default"],
+    options: Annotated[FillOptions, Depends(OPTIONS_FORM)],
     output: Annotated[str, Form(description="'same' = the upload's format, 'png' = lossless PNG")] = "same",
     job: Annotated[
         str | None, Form(description="a new random id: poll GET /api/v1/jobs/{id}, cancel with DELETE")
     ] = None,
+    explain: Annotated[
+        bool,
+        Form(
+            description="also keep how it was filled (stages, sources, confidence), from this same fill: "
+            "GET /api/v1/jobs/{id}/explain, with the job id (or the one answered in X-Gmcnn-Job)"
+        ),
+    ] = False,
 ) -> Response:
-    if strategy not in STRATEGIES:
-        raise ApiError(422, f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
     if output not in OUTPUTS:
         raise ApiError(422, f"unknown output {output!r}: use one of {', '.join(OUTPUTS)}", {"field": "output"})
     state = _state(request)
+    if explain and not job:
+        job = secrets.token_hex(12)  # the pictures need an id to be asked for
     tracked = state.jobs.start(job) if job else None
-    try:
-        options = FillOptions.from_kwargs(
-            strategy=strategy, process_size=process_size, grow=grow, feather=feather, margin=margin, detail=detail,
-            texture=texture,
-        )
-    except UserError as exc:
-        raise ApiError(422, str(exc)) from None
     slot = state.queue.admit()
     memory: Reservation | None = None
+    pictures: Reservation | None = None
     try:
         image_bytes, mask_bytes = await image.read(), await mask.read()
         heads = [U.header(image_bytes, "image", state.max_pixels, fill=True),
                  U.header(mask_bytes, "mask", state.max_pixels)]  # fmt: skip
         memory = U.admit_fill(state.budget, state.queue, state.inpainter, heads, options)
+        if explain:  # the explanation's pictures while the fill makes them (the store keeps them within its own bound)
+            pictures = U.reserve(state.budget, state.queue, heads[:1], EXPLAIN_BYTES_PER_PIXEL)
         source, hole, plan = await run_in_threadpool(
             U.prepare, state.inpainter, image_bytes, mask_bytes, state.max_pixels, options
         )
         del image_bytes, mask_bytes
         U.confirm_fill(memory, state.queue, state.inpainter, heads[0], plan, options)
-        result, info = await _run_fill(state, slot, tracked, source, hole, options)
+        result, info, explained = await _run_fill(state, slot, tracked, source, hole, options, explain)
         fmt = "PNG" if output == "png" else (source.format or "PNG")  # decode_image always sets it
         body = await run_in_threadpool(encode_image, result, fmt, like=source)
     finally:
         if not slot.handed_over:
             slot.release()
-        if memory is not None:
-            memory.release()
-    headers = {"X-Gmcnn-Strategy": str(info.get("strategy", strategy)), "X-Gmcnn-Windows": str(info.get("windows", 0))}
+        for reserved in (memory, pictures):
+            if reserved is not None:
+                reserved.release()
+    headers = {
+        "X-Gmcnn-Strategy": str(info.get("strategy", options.strategy)),
+        "X-Gmcnn-Windows": str(info.get("windows", 0)),
+    }
     if "seconds" in info:
         headers["X-Gmcnn-Seconds"] = f"{float(info['seconds']):.3f}"
+    # which model made it; a name from a folder may hold any character, headers only printable ASCII
+    headers["X-Gmcnn-Model"] = quote(str(info.get("model", "")), safe=_PRINTABLE)
+    if explained is not None and job is not None:
+        description = describe(job, explained[0], model=str(info.get("model", "")), size=source.size)
+        headers["X-Gmcnn-Job"] = job
+        headers["X-Gmcnn-Explained"] = str(state.explanations.put(job, description, explained[1])).lower()
     return Response(body, media_type=Image.MIME.get(fmt, "application/octet-stream"), headers=headers)
 
 
 async def _run_fill(
-    state: ServerState, slot: Slot, job: Job | None, source: Image.Image, hole: np.ndarray, options: FillOptions
-) -> tuple[Any, dict[str, Any]]:
-    """Run the model on its thread; 409 if the job is cancelled, 422 for a mode the model cannot fill."""
-    inpainter = state.inpainter
+    state: ServerState,
+    slot: Slot,
+    job: Job | None,
+    source: Image.Image,
+    hole: np.ndarray,
+    options: FillOptions,
+    explain: bool = False,
+) -> tuple[Any, dict[str, Any], Explained | None]:
+    """Run the model on its thread; 409 if the job is cancelled, 422 for a mode the model cannot fill.
 
-    def fill() -> tuple[Any, dict[str, Any]]:
-        done = inpainter.fill(source, hole, options, progress=job.progress if job is not None else None)
-        return done.image, done.info()
+    With ``explain``, also the fill's own explanation: its description and pictures (made on the model's thread).
+    """
+
+    def fill() -> tuple[
+        Any, dict[str, Any], Explained | None
+    ]:  # the model served when it runs (a switch runs here too)
+        progress = job.progress if job is not None else None
+        done = state.inpainter.fill(source, hole, options, progress=progress, explain=explain)
+        shown = done.explanation
+        return done.image, done.info(), None if shown is None else (shown.describe(), shown.pictures())
 
     try:
-        result, info = await state.queue.run(slot, fill)
+        result, info, explained = await state.queue.run(slot, fill)
     except Cancelled:
         if job is not None:
             job.state = "cancelled"
@@ -152,7 +175,7 @@ async def _run_fill(
         raise ApiError(422, str(exc)) from None
     if job is not None:
         job.state = "done"
-    return result, info
+    return result, info, explained
 
 
 @router.post(
@@ -161,20 +184,10 @@ async def _run_fill(
 async def plan(
     request: Request,
     mask: Annotated[UploadFile, File(description="the mask (white / non-zero = hole), at the image's size")],
-    strategy: Annotated[str, _form("strategy")] = OPTIONS["strategy"]["default"],
-    process_size: Annotated[int | None, _form("process_size")] = None,
-    grow: Annotated[int, _form("grow")] = OPTIONS["grow"]["default"],
-    feather: Annotated[int, _form("feather")] = OPTIONS["feather"]["default"],
-    margin: Annotated[float | None, _form("margin")] = None,
+    options: Annotated[FillOptions, Depends(OPTIONS_FORM)],
 ) -> dict[str, Any]:
     """The server's own plan (the page shows it instead of guessing the server's rules)."""
     state = _state(request)
-    try:
-        options = FillOptions.from_kwargs(
-            strategy=strategy, process_size=process_size, grow=grow, feather=feather, margin=margin
-        )
-    except UserError as exc:
-        raise ApiError(422, str(exc)) from None
     return await _without_model(request, mask, "mask", lambda data, limit: _plan(state.inpainter, data, limit, options))
 
 
@@ -303,11 +316,16 @@ def health(request: Request) -> dict[str, Any]:
             "max_pixels": state.max_pixels,
             "memory_budget_bytes": state.budget.total,
             "queue_capacity": state.queue.capacity,
-            "process_size": [OPTIONS["process_size"]["minimum"], OPTIONS["process_size"]["maximum"]],
-            "grow": OPTIONS["grow"]["maximum"],
-            "feather": OPTIONS["feather"]["maximum"],
         },
         "queue": {"in_progress": state.queue.admitted},
+        "features": {
+            "select": {
+                "available": selection.available(),
+                "missing": None if selection.available() else selection.MISSING,
+            },
+            "explain": {"keep": state.explanations.max_items},
+        },
+        "messages": {"empty_mask": EMPTY_MASK},
     }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from gmcnn.errors import UserError
+from gmcnn.errors import EMPTY_MASK, UserError
 from gmcnn.inpainting import image as P
 from gmcnn.inpainting import modes
 from gmcnn.inpainting.memory import fill_memory, provisional_plan
@@ -111,7 +111,7 @@ def mask_hole(mask_image: Image.Image, source: Image.Image) -> np.ndarray:
     if not hole.any():
         top = int(np.asarray(mask_image.convert("RGB")).max())
         if top == 0:
-            raise ApiError(422, "the mask is empty: paint the part to fill in white (non-zero) and send it again")
+            raise ApiError(422, EMPTY_MASK, {"field": "mask"})
         raise ApiError(
             422,
             f"the mask has no hole pixels: its brightest value is {top} of 255, and only values above 127 "

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gmcnn.models.gmcnn_tf import SCOPE
 from gmcnn.weights import registry
-from gmcnn.weights.format import CONFIG_NAME
+from gmcnn.weights.format import CONFIG_NAME, WEIGHTS_NAME
 from gmcnn.weights.install import STAGING, installed, newest_pth
 from gmcnn.weights.official_tf import is_tf_checkpoint
+from gmcnn.weights.tf_bundle import TensorBundle
 
 EMBEDDED = "default"
 
@@ -105,6 +107,18 @@ def find(models: list[ModelInfo], name: str) -> ModelInfo | None:
     return find(models, folders[name]) if name in folders else None
 
 
+def weights_bytes(path: str | os.PathLike[str]) -> int:
+    """Bytes of the generator's weights in what ``path`` points at (a :class:`ModelInfo` path), read from the
+    files' headers (a TF index lists each tensor's size; critics and optimiser slots are not counted)."""
+    path = Path(path)
+    if path.is_dir() and (path / CONFIG_NAME).is_file():
+        return (path / WEIGHTS_NAME).stat().st_size
+    if is_tf_checkpoint(path):
+        entries = TensorBundle(path, verify=False).entries.values()
+        return sum(e.size for e in entries if e.name.startswith(f"{SCOPE}/") and "/Adam" not in e.name)
+    return path.stat().st_size  # a .safetensors export or a .pth: the file is the weights
+
+
 def _describe(child: Path) -> tuple[str, Path, str] | None:
     """(kind, path to load, description) of one entry of a models folder, or ``None`` when it holds no model."""
     if child.is_dir():
@@ -149,4 +163,4 @@ def _bytes(path: Path | None) -> int | None:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-__all__ = ["EMBEDDED", "ModelInfo", "catalog", "find"]
+__all__ = ["EMBEDDED", "ModelInfo", "catalog", "find", "weights_bytes"]

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,7 +45,12 @@ def export_generator(
     *,
     training: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``generator.safetensors`` + ``generator.json`` into ``directory`` (atomically); returns the JSON path.
+    """Write ``generator.safetensors`` + ``generator.json`` into ``directory``; returns the JSON path.
+
+    A new ``directory`` appears whole: both files are written into a hidden sibling folder that is then renamed,
+    so a reader (or a process killed mid-way) sees no export or the complete pair. Into an existing folder each
+    file is replaced atomically, but one after the other; a training run therefore publishes its exports into
+    new folders (:func:`gmcnn.training.state.publish_export`).
 
     Args:
         generator: the network (unwrapped or DDP/compiled: prefixes are stripped).
@@ -51,6 +58,22 @@ def export_generator(
         training: free-form facts about training (image size, mask type, steps, data), kept in the JSON.
     """
     directory = Path(directory)
+    if directory.exists():
+        return _write_pair(generator, directory, training)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
+    try:
+        _write_pair(generator, tmp, training)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700 folders; an export gets the usual permissions
+        os.rename(tmp, directory)  # fails, leaving nothing, if the folder appeared meanwhile
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return directory / CONFIG_NAME
+
+
+def _write_pair(generator: Generator, directory: Path, training: Mapping[str, Any] | None) -> Path:
     state = {
         k: v.detach().to("cpu", torch.float32).contiguous() for k, v in strip_wrappers(generator.state_dict()).items()
     }

@@ -19,6 +19,7 @@ resumes it), and a file that fails a check is deleted. A killed run therefore ne
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -155,6 +156,8 @@ def install(
     finally:
         shutil.rmtree(unpack, ignore_errors=True)
     part.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        staging.rmdir()  # only when nothing else (another download's partial file) is in it
     path = installed(entry, directory)
     assert path is not None, "the release was placed above"
     return Installed(entry, path, tuple(placed), fetched.size, already=False)

@@ -53,7 +53,6 @@ class WeightsEntry:
             exports carry their own in their JSON.
         architecture: :mod:`gmcnn.models.registry` name: ``"gmcnn"`` (PyTorch layout) or ``"gmcnn_tf"`` (TF).
         cnum: the release's generator width (0 when not an official release).
-        image_shape: ``(height, width)`` the release was trained / run at.
         folder: the release's folder name (how a checkpoint folder is recognised; where a download puts it).
         download: the authors' published link, for ``gmcnn models download``.
         preset: training preset (``gmcnn/configs/<preset>.toml``) reproducing the release's official recipe.
@@ -66,7 +65,6 @@ class WeightsEntry:
     contract: Contract | None = None
     architecture: str = "gmcnn"
     cnum: int = 0
-    image_shape: tuple[int, int] | None = None
     folder: str = ""
     preset: str = ""
     download: Download | None = None
@@ -113,7 +111,6 @@ register(
         source="https://github.com/shepnerd/inpainting_gmcnn (pytorch release, *_net_GM.pth)",
         contract=Contract(size_multiple=4, min_size=196, trained_size=256, mask_type="rect", dataset="CelebA-HQ"),
         cnum=32,
-        image_shape=(256, 256),
         folder="celebahq256_rect",  # the official pytorch/scripts/test.sh loads the newest *.pth of this folder
         preset="official_celebahq_256_rect",
         download=Download("1lx0BHKQ-GsbFu60ocYm4wK1HVfv7uean"),
@@ -147,7 +144,6 @@ for _name, _folder, _data, _shape, _mask, _cnum, _file_id in _TF_RELEASES:
                               mask_type=_mask, dataset=_data, process_size=max(512, *_shape)),
             architecture="gmcnn_tf",
             cnum=_cnum,
-            image_shape=_shape,
             folder=_folder,
             preset=f"official_{_name.removeprefix('official-').replace('-', '_')}",
             download=Download(_file_id),

@@ -116,9 +116,38 @@ export async function readMask(blob, name) {
   return (await call("/api/v1/mask", { method: "POST", body: formOf({ mask: [blob, name] }) })).blob();
 }
 
-/** The server's plan for a fill of this mask with these options: strategy and windows (what the model sees). */
-export async function plan(maskBlob, fields) {
-  const { strategy, process_size, grow, feather } = fields;
-  const body = formOf({ mask: [maskBlob, "mask.png"], strategy, process_size, grow, feather });
-  return (await call("/api/v1/plan", { method: "POST", body })).json();
+/** The server's plan for a fill of this mask with these fill options: strategy and windows (what the model sees). */
+export async function plan(maskBlob, options) {
+  return (await call("/api/v1/plan", { method: "POST", body: formOf({ mask: [maskBlob, "mask.png"], ...options }) })).json();
+}
+
+/** How a fill sent with explain=true was filled: its stages and layers with their picture URLs. */
+export async function explanation(job) {
+  return (await call(`/api/v1/jobs/${encodeURIComponent(job)}/explain`)).json();
+}
+
+/** Smart select: the object a stroke (white on black, the image's size) marks, as a black/white PNG. */
+export async function select(imageBlob, name, strokeBlob) {
+  const body = formOf({ image: [imageBlob, name], stroke: [strokeBlob, "stroke.png"] });
+  const res = await call("/api/v1/select", { method: "POST", body });
+  return { blob: await res.blob(), snapped: res.headers.get("X-Gmcnn-Snapped") === "true" };
+}
+
+/** The models the server can fill with (null when it lists none: a server started with one model). */
+export async function models() {
+  const res = await fetch("/api/v1/models");
+  if (res.status === 404) return null;
+  if (!res.ok) throw await failure(res);
+  return res.json();
+}
+
+async function postJson(url, data) {
+  const init = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(data) };
+  return (await call(url, init)).json();
+}
+
+export const selectModel = (name) => postJson("/api/v1/models/select", { name });
+export const downloadModel = (name) => postJson("/api/v1/models/download", { name });
+export async function downloadProgress(name) {
+  return (await call(`/api/v1/models/download/${encodeURIComponent(name)}`)).json();
 }

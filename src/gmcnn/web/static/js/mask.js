@@ -1,6 +1,7 @@
 // The mask: pixels in S.bits, drawn on the #mask canvas; strokes, rectangles, mask files and PNG export.
 // A stroke is drawn on the canvas, then its bounding box is read back, binarised into S.bits and redrawn,
 // so what you see is exactly what is sent (no soft anti-aliased edge).
+import { chamfer } from "./distance.js";
 import { MASK_RGB, S, ctx, el } from "./state.js";
 
 /** Redraw a region of the mask canvas from S.bits. */
@@ -80,31 +81,7 @@ export function analyseHoles() {
       dist[n] = counts[n] === ch * Math.min(cell, W - cx * cell) ? 1e9 : 0;
     }
   }
-  const relax = (n, m, w) => { if (dist[m] + w < dist[n]) dist[n] = dist[m] + w; };
-  for (let cy = 0; cy < gh; cy++) {
-    for (let cx = 0; cx < gw; cx++) {
-      const n = cy * gw + cx;
-      if (!dist[n]) continue;
-      if (cx > 0) relax(n, n - 1, 1);
-      if (cy > 0) {
-        relax(n, n - gw, 1);
-        if (cx > 0) relax(n, n - gw - 1, Math.SQRT2);
-        if (cx < gw - 1) relax(n, n - gw + 1, Math.SQRT2);
-      }
-    }
-  }
-  for (let cy = gh - 1; cy >= 0; cy--) {
-    for (let cx = gw - 1; cx >= 0; cx--) {
-      const n = cy * gw + cx;
-      if (!dist[n]) continue;
-      if (cx < gw - 1) relax(n, n + 1, 1);
-      if (cy < gh - 1) {
-        relax(n, n + gw, 1);
-        if (cx < gw - 1) relax(n, n + gw + 1, Math.SQRT2);
-        if (cx > 0) relax(n, n + gw - 1, Math.SQRT2);
-      }
-    }
-  }
+  chamfer(dist, gw, gh, 1, Math.SQRT2);
   const boxes = [];
   const seen = new Uint8Array(gw * gh);
   for (let start = 0; start < counts.length; start++) {
@@ -127,35 +104,44 @@ export function analyseHoles() {
       x: x0 * cell, y: y0 * cell,
       w: Math.min(W, (x1 + 1) * cell) - x0 * cell,
       h: Math.min(H, (y1 + 1) * cell) - y0 * cell,
-      depth: (deepest + 0.5) * cell, // px from the deepest hole pixel to known pixels (within a cell)
+      // px from the deepest hole pixel to known pixels (within a cell); none known at all: the whole image
+      depth: deepest >= 1e9 ? Infinity : (deepest + 0.5) * cell,
     });
   }
   S.holes = { count, boxes };
 }
 
 // ------------------------------------------------------------------------------------------------ painting
-function strokeStyle(erase) {
-  ctx.globalCompositeOperation = erase ? "destination-out" : "source-over";
-  ctx.strokeStyle = ctx.fillStyle = `rgb(${MASK_RGB.join(",")})`;
-  ctx.lineWidth = S.size;
-  ctx.lineCap = ctx.lineJoin = "round";
+// A stroke paints ("paint"), unpaints ("erase") or marks an object for smart select ("hint"): a hint is drawn
+// on the #halo canvas in HINT_RGB, read back as its own bits and never enters the mask by itself.
+const HINT_RGB = [60, 200, 255];
+const hintCtx = el.halo.getContext("2d", { willReadFrequently: true });
+const target = (mode) => (mode === "hint" ? hintCtx : ctx);
+
+function strokeStyle(mode) {
+  const g = target(mode);
+  g.globalCompositeOperation = mode === "erase" ? "destination-out" : "source-over";
+  g.strokeStyle = g.fillStyle = `rgb(${(mode === "hint" ? HINT_RGB : MASK_RGB).join(",")})`;
+  g.lineWidth = S.size;
+  g.lineCap = g.lineJoin = "round";
+  return g;
 }
 
-export function startStroke(p, erase) {
-  S.stroke = { erase, last: p, x0: p.x, y0: p.y, x1: p.x, y1: p.y };
-  strokeStyle(erase);
-  ctx.beginPath();
-  ctx.arc(p.x, p.y, S.size / 2, 0, 2 * Math.PI);
-  ctx.fill();
+export function startStroke(p, mode) {
+  S.stroke = { mode, last: p, x0: p.x, y0: p.y, x1: p.x, y1: p.y };
+  const g = strokeStyle(mode);
+  g.beginPath();
+  g.arc(p.x, p.y, S.size / 2, 0, 2 * Math.PI);
+  g.fill();
 }
 
 export function extendStroke(p) {
   const s = S.stroke;
-  strokeStyle(s.erase);
-  ctx.beginPath();
-  ctx.moveTo(s.last.x, s.last.y);
-  ctx.lineTo(p.x, p.y);
-  ctx.stroke();
+  const g = strokeStyle(s.mode);
+  g.beginPath();
+  g.moveTo(s.last.x, s.last.y);
+  g.lineTo(p.x, p.y);
+  g.stroke();
   s.last = p;
   s.x0 = Math.min(s.x0, p.x); s.y0 = Math.min(s.y0, p.y);
   s.x1 = Math.max(s.x1, p.x); s.y1 = Math.max(s.y1, p.y);
@@ -166,24 +152,63 @@ function strokeBox(s) {
   return clampRect(s.x0 - pad, s.y0 - pad, s.x1 + pad, s.y1 + pad);
 }
 
-/** End the stroke: commit it; returns {label, x, y, w, h, before, after} or null when nothing changed. */
+/** End a paint or erase stroke: commit it; returns {label, x, y, w, h, before, after}, or null when nothing
+ * changed. A hint stroke returns {hint: Uint8Array(W*H), 255 on the stroke} instead. */
 export function endStroke() {
   const s = S.stroke;
   S.stroke = null;
-  ctx.globalCompositeOperation = "source-over";
   const r = strokeBox(s);
+  if (s.mode === "hint") return { hint: readHint(r) };
+  ctx.globalCompositeOperation = "source-over";
   const diff = commitRegion(r.x, r.y, r.w, r.h);
-  return diff && { label: s.erase ? "eraser stroke" : "brush stroke", ...r, ...diff };
+  return diff && { label: s.mode === "erase" ? "eraser stroke" : "brush stroke", ...r, ...diff };
+}
+
+function readHint(r) {
+  const hint = new Uint8Array(S.W * S.H);
+  if (r.w < 1 || r.h < 1) return hint;
+  const d = hintCtx.getImageData(r.x, r.y, r.w, r.h).data;
+  for (let j = 0, n = 3; j < r.h; j++) {
+    const row = (r.y + j) * S.W + r.x;
+    for (let i = 0; i < r.w; i++, n += 4) if (d[n] >= 128 && d[n - 1] >= 200) hint[row + i] = 255; // rings are not blue
+  }
+  return hint;
 }
 
 /** Drop the stroke being drawn (a second finger came down: it is a pinch, not paint). */
 export function abortStroke() {
   const s = S.stroke;
   S.stroke = null;
-  ctx.globalCompositeOperation = "source-over";
   const r = strokeBox(s);
+  if (s.mode === "hint") return; // the halo is redrawn after every change
+  ctx.globalCompositeOperation = "source-over";
   ctx.clearRect(r.x, r.y, r.w, r.h);
   paintRegion(r.x, r.y, r.w, r.h);
+}
+
+/** Add a selected object (0/255, W*H) to the mask; returns a history entry like endStroke, or null. */
+export function addSelection(found) {
+  let x0 = S.W, y0 = S.H, x1 = -1, y1 = -1;
+  for (let y = 0; y < S.H; y++) {
+    const row = found.subarray(y * S.W, (y + 1) * S.W);
+    const first = row.indexOf(255);
+    if (first === -1) continue;
+    x0 = Math.min(x0, first); x1 = Math.max(x1, row.lastIndexOf(255)); y0 = Math.min(y0, y); y1 = y;
+  }
+  if (x1 < 0) return null;
+  const w = x1 - x0 + 1, h = y1 - y0 + 1;
+  const before = new Uint8Array(w * h), after = new Uint8Array(w * h);
+  let changed = false;
+  for (let j = 0; j < h; j++) {
+    for (let i = 0, k = (y0 + j) * S.W + x0; i < w; i++, k++) {
+      before[j * w + i] = S.bits[k];
+      after[j * w + i] = S.bits[k] | found[k];
+      if (after[j * w + i] !== before[j * w + i]) changed = true;
+    }
+  }
+  if (!changed) return null;
+  writeRegion(x0, y0, w, h, after);
+  return { label: "smart select", x: x0, y: y0, w, h, before, after };
 }
 
 export function startRect(p, erase) {
@@ -214,7 +239,7 @@ export function endRect(cancel = false) {
   if (q.erase) {
     ctx.clearRect(r.x, r.y, r.w, r.h);
   } else {
-    strokeStyle(false);
+    strokeStyle("paint");
     ctx.fillRect(r.x, r.y, r.w, r.h);
   }
   const diff = commitRegion(r.x, r.y, r.w, r.h);

@@ -1,14 +1,24 @@
 // gmcnn painter: paint over what should go, press Fill, keep painting on the result.
-// Plain browser ES modules, no framework, no build step, no network but this server. This module wires
-// the events to the others: state (the one state object), mask, history, view, api and panel.
+// Plain browser ES modules, no framework, no build step, no network but this server. This module holds the
+// page's actions (open, fill, smart select, undo, save) and wires the others: state (the one state object),
+// options (controls from the server's schema), mask, halo, history, files, view, input, toolbar, explain, models,
+// api and panel.
 import * as api from "./api.js";
-import { pushHistory, filledMask, redo as redoEntry, releaseAll, undo as undoEntry } from "./history.js";
+import * as explain from "./explain.js";
+import { drawHalo, resetHalo } from "./halo.js";
+import { displayable, downloadMask, downloadResult, stemOf } from "./files.js";
+import { pushHistory, redo as redoEntry, releaseAll, undo as undoEntry } from "./history.js";
+import { wireInput } from "./input.js";
 import * as mask from "./mask.js";
-import { applyBounds, fillFields, setBusy, setStatus, showProgress, updateUi } from "./panel.js";
+import { loadModels, wireModels } from "./models.js";
+import { boundByImage, buildControls, describeAuto, optionFields } from "./options.js";
+import { fillFields, setBusy, setStatus, showProgress, updateUi } from "./panel.js";
 import { S, el } from "./state.js";
+import { layoutToolbar, wireToolbar } from "./toolbar.js";
 import * as view from "./view.js";
 
-const EXTENSIONS = { "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/tiff": "tif", "image/bmp": "bmp" };
+// Until /api/v1/health answers (then its "messages" say it, in the CLI's and the API's words).
+const EMPTY_MASK = "the mask is empty: there is nothing to fill; paint over the part that should go (white in a mask file)";
 
 async function loadHealth() {
   try {
@@ -16,16 +26,35 @@ async function loadHealth() {
     const m = S.health.model;
     const t = m.training || {};
     el.model.textContent = `${m.name}${m.cnum ? ` · cnum ${m.cnum}` : ""} · trained on ${t.image_size} px images` +
-      `${t.mask_type ? `, ${t.mask_type} holes` : ""}`;
-    applyBounds(S.health.options);
+      `${t.mask_type ? `, ${t.mask_type} holes` : ""} · fills at ${m.contract.process_size} px`;
+    if (!Object.keys(S.controls).length) buildControls(S.health.options, () => afterChange());
+    describeAuto();
+    if (S.image) boundByImage(S.W, S.H);
+    const select = S.health.features && S.health.features.select;
+    const tool = document.querySelector("[data-tool=select]");
+    tool.disabled = Boolean(select && !select.available);
+    if (tool.disabled) tool.title = `Smart select is off: ${select.missing}`;
   } catch (err) {
     el.model.textContent = `server not reachable: ${err.message}`;
   }
   updateUi();
 }
 
+const emptyMaskMessage = () => (S.health && S.health.messages ? S.health.messages.empty_mask : EMPTY_MASK);
+/** A header the server percent-encoded beyond printable ASCII (a model name may hold any character). */
+function decodeHeader(value) {
+  try {
+    return value && decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+const sentence = (text) => text.charAt(0).toUpperCase() + text.slice(1) + (text.endsWith(".") ? "" : ".");
+
 function afterChange(message) {
   mask.analyseHoles();
+  const o = optionFields();
+  drawHalo([Number(o.grow) || 0, Number(o.feather) || 0]); // what the fill changes beyond the paint
   updateUi();
   if (message) setStatus(message);
   askPlan();
@@ -36,45 +65,24 @@ function askPlan() {
   clearTimeout(S.planTimer);
   if (!S.image || !S.holes.count) {
     S.plan = null;
+    S.planError = "";
     updateUi();
     return;
   }
   const asked = (S.planAsked += 1);
   S.planTimer = setTimeout(async () => {
     try {
-      const answer = await api.plan(await mask.encodeMaskPng(S.bits, S.W, S.H), fillFields());
-      if (asked === S.planAsked) S.plan = answer;
-    } catch {
-      if (asked === S.planAsked) S.plan = null; // the fill itself will say what is wrong
+      const answer = await api.plan(await mask.encodeMaskPng(S.bits, S.W, S.H), optionFields());
+      if (asked === S.planAsked) [S.plan, S.planError] = [answer, ""];
+    } catch (err) {
+      // A 422 is the server refusing this mask or these options (it would refuse the fill too): say so now.
+      if (asked === S.planAsked) [S.plan, S.planError] = [null, err.status === 422 ? err.message : ""];
     }
     updateUi();
   }, 250);
 }
 
 // ------------------------------------------------------------------------------------------------ images
-function stemOf(name) {
-  const dot = name.lastIndexOf(".");
-  return dot > 0 ? [name.slice(0, dot), name.slice(dot + 1)] : [name || "image", ""];
-}
-
-/** {blob, url} for a file: the browser shows it itself, or (TIFF) through the server's PNG preview. */
-async function displayable(blob, name) {
-  const url = URL.createObjectURL(blob);
-  const probe = new Image();
-  probe.src = url;
-  try {
-    await probe.decode();
-    return { blob, url, width: probe.naturalWidth, height: probe.naturalHeight };
-  } catch {
-    URL.revokeObjectURL(url);
-  }
-  const png = await api.preview(blob, name);
-  const shown = URL.createObjectURL(png);
-  probe.src = shown;
-  await probe.decode();
-  return { blob, url: shown, width: probe.naturalWidth, height: probe.naturalHeight };
-}
-
 function showImage(image) {
   S.image = image;
   el.work.src = image.url;
@@ -100,11 +108,12 @@ async function openImage(file, name) {
     setStatus(`Cannot open ${name}: ${err.message}`, "error");
     return;
   }
-  startSession(file, name, facts, image);
+  startSession(name, facts, image);
 }
 
-function startSession(file, name, facts, image) {
+function startSession(name, facts, image) {
   releaseAll();
+  explain.reset();
   S.session += 1;
   S.facts = facts;
   S.fileName = name;
@@ -117,6 +126,7 @@ function startSession(file, name, facts, image) {
   S.saved = true;
   el.mask.width = W; // also clears it
   el.mask.height = H;
+  resetHalo(W, H);
   el.before.src = image.url;
   el.stage.style.width = `${W}px`;
   el.stage.style.height = `${H}px`;
@@ -124,6 +134,7 @@ function startSession(file, name, facts, image) {
   el.empty.hidden = true;
   el.viewport.classList.add("ready");
   el.compare.value = 0;
+  boundByImage(W, H);
   view.fitView();
   el.size.max = Math.max(400, Math.round(Math.max(W, H) / 6));
   // A stroke about 1/30 of the image (a typical object to remove), and never thinner than a fingertip.
@@ -133,10 +144,34 @@ function startSession(file, name, facts, image) {
 
 // ------------------------------------------------------------------------------------------------ edits
 function commit(entry) {
-  if (!entry) return;
+  if (!entry) {
+    afterChange();
+    return;
+  }
   pushHistory({ kind: "mask", ...entry });
   afterChange();
   if (el.autofill.checked && !S.spaceDown) fill();
+}
+
+/** Smart select: snap the stroke (or tap) to the object's outline on the server, and add it to the mask. */
+async function smartSelect(hint) {
+  const session = S.session, image = S.image;
+  setStatus("Finding the object's outline…");
+  document.body.dataset.selecting = "true";
+  try {
+    const answer = await api.select(image.blob, S.fileName, await mask.encodeMaskPng(hint, S.W, S.H));
+    if (session !== S.session || image !== S.image) return;
+    const found = await mask.readMaskPng(answer.blob);
+    const entry = mask.addSelection(found.bits);
+    commit(entry);
+    setStatus(answer.snapped ? `Selected the object (${entry ? "added to the mask" : "already in the mask"}); ` +
+      "the ring around it is what Grow mask adds." : "No outline found there: the stroke itself was added.");
+  } catch (err) {
+    afterChange();
+    setStatus(`Smart select failed: ${err.message}`, "error");
+  } finally {
+    document.body.dataset.selecting = "false";
+  }
 }
 
 function clearMask() {
@@ -165,23 +200,33 @@ async function loadMask(file) {
 
 function undo() {
   const e = undoEntry(showImage);
+  if (e && e.kind === "image") explain.reset();
   if (e) afterChange(`Undid ${e.label}.`);
 }
 
 function redo() {
   const e = redoEntry(showImage);
+  if (e && e.kind === "image") explain.reset();
   if (e) afterChange(`Redid ${e.label}.`);
 }
 
 // ------------------------------------------------------------------------------------------------ fill
+/** Why this mask cannot be filled, said before anything is sent; "" when it can. */
+function refusal() {
+  if (!S.holes.count) return sentence(emptyMaskMessage());
+  if (S.holes.count >= S.W * S.H) return "The mask covers the whole image: nothing is left to fill from. Erase part of it first.";
+  return "";
+}
+
 async function fill() {
   if (!S.image) return;
   if (S.busy) {
     S.pendingFill = true;
     return;
   }
-  if (!S.holes.count) {
-    setStatus("Nothing to fill: paint over the part that should go first.", "error");
+  const why = refusal();
+  if (why) {
+    setStatus(why, "error");
     return;
   }
   const session = S.session, sentImage = S.image, sent = S.bits.slice();
@@ -197,10 +242,14 @@ async function fill() {
       return;
     }
     applyFill(sentImage, after, sent);
-    const used = answer.headers.get("X-Gmcnn-Strategy") || el.strategy.value;
-    const model = answer.headers.get("X-Gmcnn-Seconds");
-    afterChange(`Filled in ${((performance.now() - t0) / 1000).toFixed(1)} s (strategy ${used}` +
-      `${model ? `, model ${Number(model).toFixed(1)} s` : ""}). Keep painting to fix more; Ctrl+Z undoes.`);
+    const h = answer.headers;
+    const model = decodeHeader(h.get("X-Gmcnn-Model")) || "?";
+    document.body.dataset.filledBy = model;
+    const took = h.get("X-Gmcnn-Seconds");
+    afterChange(`Filled by model ${model} in ${((performance.now() - t0) / 1000).toFixed(1)} s (strategy ` +
+      `${h.get("X-Gmcnn-Strategy")}${took ? `, fill ${Number(took).toFixed(1)} s` : ""}). Keep painting to fix more; Ctrl+Z undoes.`);
+    explain.reset();
+    if (h.get("X-Gmcnn-Job") && h.get("X-Gmcnn-Explained") === "true") await explain.load(h.get("X-Gmcnn-Job"));
   } catch (err) {
     if (err.status === 409) setStatus("Fill cancelled: nothing changed.");
     else setStatus(`Fill failed: ${err.message}`, "error");
@@ -223,156 +272,6 @@ function applyFill(sentImage, after, sent) {
   S.saved = false;
 }
 
-// ------------------------------------------------------------------------------------------------ downloads
-function saveBlob(blob, name) {
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 60000);
-}
-
-function downloadResult() {
-  if (!S.image) {
-    setStatus("Nothing to save: open an image first.", "error");
-    return;
-  }
-  if (S.image === S.original) {
-    setStatus("Nothing to save yet: paint and Fill first (Ctrl+Shift+S saves the mask).", "error");
-    return;
-  }
-  const type = S.image.blob.type;
-  const ext = type === S.original.blob.type && S.ext ? S.ext : EXTENSIONS[type] || S.ext || "png";
-  saveBlob(S.image.blob, `${S.stem}-filled.${ext}`);
-  S.saved = true;
-  updateUi();
-  setStatus(`Saved ${S.stem}-filled.${ext} (the server's file: ${S.facts ? S.facts.exact : ""}).`);
-}
-
-async function downloadMask() {
-  if (!S.image) return;
-  const filled = filledMask();
-  if (!filled && !S.holes.count) return;
-  const union = filled || new Uint8Array(S.W * S.H);
-  for (let k = 0; k < union.length; k++) union[k] |= S.bits[k];
-  saveBlob(await mask.encodeMaskPng(union, S.W, S.H), `${S.stem}-mask.png`);
-  const what = filled ? (S.holes.count ? "everything filled plus the painted mask" : "everything filled so far") : "the painted mask";
-  setStatus(`Saved ${S.stem}-mask.png (${what}; black/white PNG, white = fill).`);
-}
-
-// ------------------------------------------------------------------------------------------------ events
-function onPointerDown(e) {
-  if (e.target.closest("#busy")) return; // the Cancel button sits on the canvas
-  el.viewport.focus({ preventScroll: true });
-  if (!S.image) {
-    if (e.button === 0) el.file.click();
-    return;
-  }
-  if (e.pointerType === "touch") {
-    S.pointers.set(e.pointerId, view.local(e));
-    el.viewport.setPointerCapture(e.pointerId);
-    if (S.pointers.size === 2) { // a second finger: this is a pinch or a two-finger pan, never paint
-      if (S.stroke) mask.abortStroke();
-      if (S.rect) mask.endRect(true);
-      S.pan = null;
-      view.startPinch();
-      return;
-    }
-    if (S.pointers.size > 2 || S.pinch) return;
-  }
-  if (S.stroke || S.rect || S.pan) return;
-  if (e.button === 1 || (e.button === 0 && (S.spaceDown || S.tool === "pan"))) {
-    S.pan = { x: e.clientX, y: e.clientY, panX: S.panX, panY: S.panY };
-    el.viewport.classList.add("panning");
-  } else if (e.button === 0 && (S.tool === "brush" || S.tool === "eraser")) {
-    mask.startStroke(view.toImage(e), S.tool === "eraser");
-  } else if (e.button === 0 && S.tool === "rect") {
-    mask.startRect(view.toImage(e), e.altKey);
-  } else {
-    return;
-  }
-  el.viewport.setPointerCapture(e.pointerId);
-  e.preventDefault();
-}
-
-function onPointerMove(e) {
-  view.updateCursor(e);
-  if (S.pointers.has(e.pointerId)) S.pointers.set(e.pointerId, view.local(e));
-  if (S.pinch) {
-    if (S.pointers.size >= 2) view.movePinch();
-  } else if (S.pan) {
-    S.panX = S.pan.panX + e.clientX - S.pan.x;
-    S.panY = S.pan.panY + e.clientY - S.pan.y;
-    view.applyView();
-  } else if (S.stroke) {
-    const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
-    for (const ev of events.length ? events : [e]) mask.extendStroke(view.toImage(ev));
-  } else if (S.rect) {
-    mask.moveRect(view.toImage(e));
-  }
-}
-
-function onPointerUp(e) {
-  S.pointers.delete(e.pointerId);
-  if (S.pinch) {
-    if (!S.pointers.size) S.pinch = null; // the gesture ends when the last finger lifts
-    return;
-  }
-  if (S.pan) {
-    S.pan = null;
-    el.viewport.classList.remove("panning");
-  }
-  if (S.stroke) commit(mask.endStroke());
-  if (S.rect) commit(mask.endRect());
-}
-
-function onKey(e) {
-  if (e.target.closest && e.target.closest("select, textarea, input[type=text], input[type=number]")) return;
-  if (el.help.open) {
-    if (e.key === "?") el.help.close();
-    return; // the dialog closes itself on Escape
-  }
-  const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
-  if (e.ctrlKey || e.metaKey) {
-    const actions = { z: () => (e.shiftKey ? redo() : undo()), y: redo, s: () => (e.shiftKey ? downloadMask() : downloadResult()), o: () => el.file.click() };
-    if (actions[key]) {
-      e.preventDefault();
-      actions[key]();
-    }
-    return;
-  }
-  if (e.altKey) return;
-  const onButton = e.target.closest && e.target.closest("button");
-  const image = (f) => () => S.image && f();
-  const actions = {
-    b: () => view.setTool("brush"),
-    e: () => view.setTool("eraser"),
-    r: () => view.setTool("rect"),
-    h: () => view.setTool("pan"),
-    "[": () => view.setSize(S.size - Math.max(1, S.size * 0.15)),
-    "]": () => view.setSize(S.size + Math.max(1, S.size * 0.15)),
-    f: fill,
-    Enter: () => !onButton && fill(),
-    c: image(() => setComparing(true)),
-    " ": () => { S.spaceDown = true; el.viewport.classList.add("panning-ready"); view.updateCursor(); },
-    0: image(view.fitView),
-    1: image(() => view.zoomCentre(1 / S.zoom)),
-    "+": image(() => view.zoomCentre(1.25)),
-    "=": image(() => view.zoomCentre(1.25)),
-    "-": image(() => view.zoomCentre(0.8)),
-    x: () => el.stage.classList.toggle("mask-hidden"),
-    o: () => el.file.click(),
-    "?": () => el.help.showModal(),
-    Escape: () => (S.rect ? mask.endRect(true) : S.busy && api.cancel()),
-  };
-  if (actions[key]) {
-    e.preventDefault();
-    if (!e.repeat || "[]+-=".includes(key)) actions[key]();
-  }
-}
-
 function setComparing(on) {
   if (S.comparing === on) return;
   S.comparing = on;
@@ -380,21 +279,18 @@ function setComparing(on) {
   if (on && S.image === S.original) setStatus("Nothing to compare yet: fill first.");
 }
 
-function onKeyUp(e) {
-  if (e.key === "c" || e.key === "C") setComparing(false);
-  if (e.key === " ") {
-    S.spaceDown = false;
-    el.viewport.classList.remove("panning-ready");
-    view.updateCursor();
-  }
-}
-
+// ------------------------------------------------------------------------------------------------ wiring
 function openFrom(input, use) {
   input.addEventListener("change", () => {
     const f = input.files[0];
     if (f) use(f, f.name);
     input.value = "";
   });
+}
+
+function togglePanel() {
+  const open = document.body.classList.toggle("panel-open");
+  el.panelToggle.setAttribute("aria-expanded", String(open));
 }
 
 function wireButtons() {
@@ -405,7 +301,10 @@ function wireButtons() {
   for (const b of document.querySelectorAll("[data-tool]")) b.addEventListener("click", () => view.setTool(b.dataset.tool));
   el.size.addEventListener("input", () => view.setSize(Number(el.size.value)));
   for (const input of [el.opacity, el.lossless]) input.addEventListener("input", updateUi);
-  for (const input of [el.strategy, el.detail, el.grow, el.feather]) input.addEventListener("input", () => afterChange());
+  el.explain.addEventListener("change", () => {
+    if (!el.explain.checked) explain.reset();
+    else setStatus("The next fill will show how it was filled, over the image.");
+  });
   el.undo.addEventListener("click", undo);
   el.redo.addEventListener("click", redo);
   el.clear.addEventListener("click", clearMask);
@@ -415,35 +314,14 @@ function wireButtons() {
   el.download.addEventListener("click", downloadResult);
   el.downloadMask.addEventListener("click", downloadMask);
   el.helpButton.addEventListener("click", () => el.help.showModal());
-  el.panelToggle.addEventListener("click", () => document.body.classList.toggle("panel-open"));
+  el.panelToggle.addEventListener("click", togglePanel);
   // Buttons give focus back to the canvas so Space pans instead of pressing the last clicked button.
   for (const b of document.querySelectorAll(".toolbar button")) b.addEventListener("click", () => el.viewport.focus());
 }
 
-function wireCanvas() {
-  el.viewport.addEventListener("pointerdown", onPointerDown);
-  el.viewport.addEventListener("pointermove", onPointerMove);
-  el.viewport.addEventListener("pointerup", onPointerUp);
-  el.viewport.addEventListener("pointercancel", onPointerUp);
-  el.viewport.addEventListener("pointerleave", () => { S.cursorAt = null; view.updateCursor(); });
-  el.viewport.addEventListener("wheel", (e) => {
-    if (!S.image) return;
-    e.preventDefault();
-    const p = view.local(e);
-    const lines = e.deltaMode === 1 ? 33 : 1; // Firefox reports lines
-    view.zoomAt(Math.exp(-e.deltaY * lines * 0.0015), p.x, p.y);
-  }, { passive: false });
-  window.addEventListener("resize", () => S.image && view.fitView());
-}
-
 function wireWindow() {
-  window.addEventListener("keydown", onKey);
-  window.addEventListener("keyup", onKeyUp);
-  window.addEventListener("blur", () => {
-    setComparing(false);
-    S.spaceDown = false;
-    el.viewport.classList.remove("panning-ready");
-  });
+  // The canvas changes size with the window, and when the settings sheet opens or closes below it.
+  new ResizeObserver(view.resized).observe(el.viewport);
   // Open by drag-and-drop (anywhere on the page) or paste.
   window.addEventListener("dragover", (e) => { e.preventDefault(); el.viewport.classList.add("dragover"); });
   window.addEventListener("dragleave", (e) => { if (!e.relatedTarget) el.viewport.classList.remove("dragover"); });
@@ -465,9 +343,16 @@ function wireWindow() {
 }
 
 wireButtons();
-wireCanvas();
+wireInput({
+  commit, select: smartSelect, changed: () => afterChange(), fill, undo, redo, save: downloadResult,
+  saveMask: downloadMask, compare: setComparing, step: explain.step,
+});
 wireWindow();
+wireToolbar();
+explain.wireExplain();
+wireModels({ onSwitched: loadHealth, setStatus });
 view.setTool("brush");
 view.setSize(40);
 updateUi();
-loadHealth();
+loadHealth().then(layoutToolbar);
+loadModels();

@@ -1,5 +1,6 @@
 // The settings panel and the buttons: option bounds from the server, the status line, busy and progress.
-import { DETAIL_STEPS, S, el } from "./state.js";
+import { optionFields } from "./options.js";
+import { S, el } from "./state.js";
 
 const LARGE_HOLE_DEPTH = 0.25; // of the training size, at processing scale: a hole half as wide as it
 const LARGE_COVERAGE = 0.4;
@@ -9,35 +10,12 @@ export function setStatus(text, kind = "") {
   el.status.className = kind;
 }
 
-/** The option sliders take their bounds and defaults from the server's /api/v1/health "options". */
-export function applyBounds(options) {
-  for (const name of ["grow", "feather"]) {
-    const o = options[name];
-    el[name].min = o.minimum;
-    el[name].max = o.maximum;
-    el[name].value = o.default;
-  }
-  const p = options.process_size;
-  S.detailSteps = [null, ...DETAIL_STEPS.filter((v) => v >= p.minimum && v <= p.maximum)];
-  el.detail.max = S.detailSteps.length - 1;
-  el.detail.value = 0;
-  el.strategy.value = options.strategy.default;
-  for (const option of el.strategy.options) option.disabled = !options.strategy.choices.includes(option.value);
-}
-
-/** The process size the Detail slider asks for; null = the server's default. */
-export function detailValue() {
-  return (S.detailSteps || [null])[Number(el.detail.value)] || null;
-}
-
-/** The fill options as the form fields of POST /api/v1/inpaint. */
+/** Everything a fill sends besides the image and the mask: the fill options, the output format, explain. */
 export function fillFields() {
   return {
-    strategy: el.strategy.value,
-    process_size: detailValue(),
-    grow: el.grow.value,
-    feather: el.feather.value,
+    ...optionFields(),
     output: el.lossless.checked && !el.losslessRow.hidden ? "png" : "same",
+    explain: el.explain.checked ? "true" : null,
   };
 }
 
@@ -70,9 +48,11 @@ export function showProgress({ state, done, total }) {
 /** How the model will see the holes: the server's plan (S.plan), applied to the page's hole analysis. */
 function processingPlan() {
   const server = S.plan;
+  const asked = optionFields();
   const T = server ? server.trained_size : (S.health && S.health.model.training.image_size) || 256;
-  const P = server ? server.process_size : detailValue() || (S.health ? S.health.defaults.process_size : 512);
-  const plan = { strategy: server && server.strategy !== "none" ? server.strategy : el.strategy.value, P, T, scale: 1, depth: 0 };
+  const own = S.health && S.health.model.contract ? S.health.model.contract.process_size : 512;
+  const P = server ? server.process_size : Number(asked.process_size) || own;
+  const plan = { strategy: server && server.strategy !== "none" ? server.strategy : asked.strategy, P, T, scale: 1, depth: 0 };
   const windows = server ? server.windows : [];
   let widest = 0;
   for (const b of S.holes.boxes) {
@@ -86,25 +66,26 @@ function processingPlan() {
   return plan;
 }
 
+/** The warnings for the current mask, most important first; shown over the canvas, so always in view. */
 function warnings(plan, pct) {
+  if (S.holes.count && S.holes.count >= S.W * S.H) {
+    return ["The mask covers the whole image: nothing is left to fill from. Erase part of it (or Clear) first."];
+  }
+  if (S.planError) return [`The server would refuse this fill: ${S.planError}`];
   const out = [];
   // Depth, not the box, decides: a long thin stroke has a large box but every pixel is near known context.
   // Training holes were at most about half the training size wide, i.e. a depth of a quarter of it.
-  if (plan.depth > LARGE_HOLE_DEPTH * plan.T) {
-    out.push(`The thickest hole is about ${Math.round(2 * plan.depth)} px wide as the model sees it; ` +
-      `it was trained on ${plan.T} px images with holes up to about ${Math.round(plan.T / 2)} px wide. ` +
-      `Expect a blurry fill: fill it in smaller pieces${plan.strategy !== "original" ? " or lower Detail" : ""}.`);
+  if (Number.isFinite(plan.depth) && plan.depth > LARGE_HOLE_DEPTH * plan.T) {
+    const wide = Math.min(Math.round(2 * plan.depth), Math.round(Math.max(S.W, S.H) * plan.scale));
+    out.push(`Large hole: about ${wide} px across as the model sees it, which was trained on ${plan.T} px ` +
+      `images with holes up to about ${Math.round(plan.T / 2)} px. Expect a blurry fill: fill it in smaller ` +
+      `pieces${plan.strategy !== "original" ? ", or lower the processing size (Advanced)" : ""}.`);
   }
   if (pct > 100 * LARGE_COVERAGE) out.push(`The mask covers ${pct.toFixed(0)}% of the image: little context is left to fill from.`);
   return out;
 }
 
 export function updatePanel() {
-  const detail = detailValue();
-  const fallback = S.health ? S.health.defaults.process_size : 512;
-  el.detailOut.textContent = detail ? `${detail} px` : `auto (${fallback} px)`;
-  el.growOut.textContent = `${el.grow.value} px`;
-  el.featherOut.textContent = `${el.feather.value} px`;
   el.mask.style.opacity = Number(el.opacity.value) / 100;
   el.opacityOut.textContent = `${el.opacity.value}%`;
   if (!S.image) return;
@@ -122,11 +103,14 @@ export function updatePanel() {
     resize: `the whole image scaled to ${plan.P} px`,
     crop: `a window around each hole, scaled to ≤ ${plan.P} px`,
   }[plan.strategy];
-  const asked = { auto: "the server picks original or crop by the image's size", original: how, resize: how, crop: how };
-  if (!S.plan) el.strategyHint.textContent = S.holes.count ? "→ asking the server for its plan…" : `→ ${asked[plan.strategy]}.`;
-  else el.strategyHint.textContent = !how ? "" : `→ ${plan.strategy}: the model sees ${how}` +
-    (S.holes.count && S.plan ? ` (${plan.windows} window${plan.windows > 1 ? "s" : ""}, holes at ` +
-      `${Math.round(plan.scale * 100)}% scale).` : ".");
+  if (!S.plan) {
+    const auto = "the server picks original or crop by the image's size";
+    el.strategyHint.textContent = S.holes.count ? "→ asking the server for its plan…" : `→ ${how || auto}.`;
+  } else {
+    el.strategyHint.textContent = !how ? "" : `→ ${plan.strategy}: the model sees ${how}` +
+      (S.holes.count ? ` (${plan.windows} window${plan.windows > 1 ? "s" : ""}, holes at ` +
+        `${Math.round(plan.scale * 100)}% scale).` : ".");
+  }
   const list = warnings(plan, pct);
   el.warning.hidden = !list.length;
   el.warning.textContent = list.join(" ");
@@ -138,7 +122,7 @@ export function updateUi() {
   el.undo.disabled = !S.undo.length;
   el.redo.disabled = !S.redo.length;
   el.clear.disabled = !S.holes.count;
-  el.fill.disabled = !has || S.busy || !S.holes.count;
+  el.fill.disabled = !has || S.busy; // an empty mask says why on Fill, instead of a mute disabled button
   el.download.disabled = !has || S.image === S.original;
   el.downloadMask.disabled = !has || (!S.holes.count && !filled);
   el.uploadMask.disabled = !has;

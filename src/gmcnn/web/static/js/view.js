@@ -1,6 +1,8 @@
 // Zoom, pan, two-finger pinch, the before/after split and the brush cursor.
 import { S, el } from "./state.js";
 
+const BRUSHES = ["brush", "eraser", "select"]; // the tools that draw with the round brush
+
 export function applyView() {
   el.stage.style.transform = `translate(${S.panX}px, ${S.panY}px) scale(${S.zoom})`;
   el.stage.classList.toggle("pixelated", S.zoom >= 3);
@@ -12,10 +14,27 @@ export function applyView() {
 
 export function fitView() {
   const r = el.viewport.getBoundingClientRect();
+  S.fitted = true;
+  S.viewSize = { width: r.width, height: r.height };
   const pad = r.width < 500 ? 8 : 24; // a phone has no room to spare
   S.zoom = Math.min((r.width - pad) / S.W, (r.height - pad) / S.H, 8);
   S.panX = (r.width - S.W * S.zoom) / 2;
   S.panY = (r.height - S.H * S.zoom) / 2;
+  applyView();
+}
+
+/** The canvas changed size (the window, or the phone's settings sheet): refit a fitted image; otherwise keep the
+ * zoom, and the point at the centre of the canvas at its centre. */
+export function resized() {
+  if (!S.image) return;
+  if (S.fitted) {
+    fitView();
+    return;
+  }
+  const r = el.viewport.getBoundingClientRect();
+  S.panX += (r.width - S.viewSize.width) / 2;
+  S.panY += (r.height - S.viewSize.height) / 2;
+  S.viewSize = { width: r.width, height: r.height };
   applyView();
 }
 
@@ -25,6 +44,7 @@ export function zoomAt(factor, cx, cy) {
   S.panX = cx - (cx - S.panX) * k;
   S.panY = cy - (cy - S.panY) * k;
   S.zoom = zoom;
+  unfit();
   applyView();
 }
 
@@ -43,6 +63,11 @@ export function local(e) {
 export function toImage(e) {
   const p = local(e);
   return { x: (p.x - S.panX) / S.zoom, y: (p.y - S.panY) / S.zoom };
+}
+
+/** The view was zoomed or panned by hand: a resize keeps it. */
+export function unfit() {
+  S.fitted = false;
 }
 
 // ------------------------------------------------------------------------------------------------ pinch
@@ -65,6 +90,7 @@ export function movePinch() {
   S.zoom = zoom;
   S.panX = now.mid.x - ix * zoom;
   S.panY = now.mid.y - iy * zoom;
+  unfit();
   applyView();
 }
 
@@ -80,18 +106,18 @@ export function updateCompare() {
 
 export function updateCursor(e) {
   if (e) S.cursorAt = e.pointerType === "touch" ? null : local(e);
-  const show = S.image && S.cursorAt && (S.tool === "brush" || S.tool === "eraser") && !S.spaceDown && !S.pan;
+  const show = S.image && S.cursorAt && BRUSHES.includes(S.tool) && !S.spaceDown && !S.pan;
   el.cursor.hidden = !show;
   if (!show) return;
   const d = Math.max(4, S.size * S.zoom);
   Object.assign(el.cursor.style, { left: `${S.cursorAt.x}px`, top: `${S.cursorAt.y}px`, width: `${d}px`, height: `${d}px` });
-  el.cursor.classList.toggle("eraser", S.tool === "eraser");
+  for (const t of BRUSHES) el.cursor.classList.toggle(t, S.tool === t);
 }
 
 export function setTool(tool) {
   S.tool = tool;
   for (const b of document.querySelectorAll("[data-tool]")) b.setAttribute("aria-pressed", String(b.dataset.tool === tool));
-  for (const t of ["brush", "eraser", "rect", "pan"]) el.viewport.classList.toggle(`tool-${t}`, t === tool);
+  for (const b of document.querySelectorAll("[data-tool]")) el.viewport.classList.toggle(`tool-${b.dataset.tool}`, b.dataset.tool === tool);
   updateCursor();
 }
 
