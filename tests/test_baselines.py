@@ -8,7 +8,7 @@ import pytest
 from gmcnn.errors import UserError
 from gmcnn.evaluation.baselines import baseline_names, get_baseline, register_baseline
 
-NAMES = ["biharmonic", "complete", "ns", "patchmatch", "pushpull", "telea"]
+NAMES = ["biharmonic", "ns", "patchmatch", "pushpull", "telea"]
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,11 @@ def _case() -> tuple[np.ndarray, np.ndarray]:
 
 def test_explain_records_each_stage_of_the_same_fill(inpainter: Inpainter) -> None:
     image, mask = _case()
-    plain = inpainter.fill(image, mask)
-    result = inpainter.fill(image, mask, explain=True)
+    from gmcnn import FillOptions
+
+    smooth = FillOptions(detail=0)  # the network's fill alone: the stages before the completion
+    plain = inpainter.fill(image, mask, smooth)
+    result = inpainter.fill(image, mask, smooth, explain=True)
     assert plain.explanation is None
     assert np.array_equal(result.image, plain.image)  # explaining changes nothing in the result
     ex = result.explanation
@@ -91,13 +94,15 @@ def test_the_completion_stage_reports_where_it_copied_from(inpainter: Inpainter)
     from gmcnn import FillOptions
 
     image, mask = _case()
-    result = inpainter.fill(image, mask, FillOptions(detail=1.0), explain=True)
+    half = inpainter.fill(image, mask, FillOptions(detail=0.5), explain=True).explanation
+    assert half is not None and [s.name for s in half.stages] == ["prefill", "network", "completion", "composite"]
+    result = inpainter.fill(image, mask, explain=True)  # detail 1: the completion is all, the network not run
     ex = result.explanation
-    assert ex is not None and [s.name for s in ex.stages] == ["prefill", "network", "completion", "composite"]
-    assert result.stages == ["model", "completion", "composite"] and result.timings["completion"] > 0
+    assert ex is not None and [s.name for s in ex.stages] == ["completion", "composite"]
+    assert result.stages == ["completion", "composite"] and result.timings["completion"] > 0
     copied = ex.sources[..., 0] >= 0
     assert copied[mask].mean() > 0.9 and not copied[~mask].any()  # hole pixels name a source, known ones none
     ys, xs = ex.sources[copied][:, 0], ex.sources[copied][:, 1]
     assert not mask[ys, xs].any()  # every source is a known pixel
-    assert np.array_equal(ex.stages[2].image[~mask], image[~mask])
+    assert np.array_equal(ex.stages[0].image[~mask], image[~mask])
     assert np.array_equal(ex.stages[-1].image, result.image)

@@ -20,7 +20,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # extras -> (commands whose --help must run, modules their runs import)
 EXTRAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "": (("inpaint", "convert", "corpus", "train"), ("gmcnn.cli.inpaint", "gmcnn.data.corpus", "gmcnn.cli.convert")),
+    "": (
+        ("inpaint", "convert", "corpus", "train"),
+        (
+            "gmcnn.cli.inpaint",
+            "gmcnn.data.corpus",
+            "gmcnn.cli.convert",
+            "gmcnn.inpainting.completion",
+            "patchmatch",
+            "gmcnn.inpainting.patch_search",
+        ),
+    ),
     "train": (("train",), ("gmcnn.training.train", "gmcnn.data.masks", "torch.utils.tensorboard")),
     "web": (("serve",), ("gmcnn.web.app", "gmcnn.cli.serve", "uvicorn", "multipart")),
     "eval": (
@@ -37,7 +47,6 @@ EXTRAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "web,eval": (("study",), ("gmcnn.evaluation.study", "gmcnn.web.study_app", "uvicorn")),
     "fast": (("export",), ("gmcnn.inpainting.onnx", "onnx", "onnxruntime.quantization", "skimage.data")),
-    "texture": ((), ("gmcnn.inpainting.texture", "patchmatch")),
 }
 
 

@@ -32,8 +32,9 @@ def test_every_option_costs_what_it_holds() -> None:
     base = _total(h, w, FillOptions(strategy="original"))
     assert _total(h, w, FillOptions(strategy="original", grow=8)) > base
     assert _total(h, w, FillOptions(strategy="original", feather=8)) > base
-    assert _total(h, w, FillOptions(strategy="original", texture="patch")) > base
-    assert _total(h, w, FillOptions(strategy="original", detail=0.5)) > base
+    assert _total(h, w, FillOptions(strategy="original", detail=0.5)) > _total(
+        h, w, FillOptions(strategy="original", detail=0.0)
+    )
     assert _total(h, w, FillOptions(strategy="resize", process_size=1024)) < base
     assert _total(h, w, FillOptions(strategy="resize", process_size=2048)) > _total(
         h, w, FillOptions(strategy="resize", process_size=1024)

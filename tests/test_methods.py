@@ -51,7 +51,6 @@ def test_specs_parse_and_print_back() -> None:
     assert (spec.name, spec.options) == ("runs/x", {"strategy": "original", "grow": 2})
     assert spec.text == "runs/x:strategy=original,grow=2"
     assert parse_spec("patchmatch").options == {}
-    assert parse_spec("default+texture") == parse_spec("default:texture=patch")  # the old shorthand
     assert parse_spec("C:/models/x").name == "C:/models/x"  # a colon not followed by key=value is in the name
 
 
@@ -63,9 +62,9 @@ def test_specs_parse_and_print_back() -> None:
         ("default:grow=-1", "default:grow=-1.*grow must be >= 0"),
         ("default:strategy=sideways", "unknown strategy 'sideways'"),
         ("default:grow=1,grow=2", "grow is set twice"),
-        ("default:grow=1,texture", "'texture' is not key=value"),
+        ("default:grow=1,detail", "'detail' is not key=value"),
         (":grow=1", "has no name"),
-        ("default+texture4", "the \\+textureSIGMA form is gone"),
+        ("default+texture", "\\+texture is gone"),
     ],
 )
 def test_bad_specs_say_what_is_wrong(spec: str, message: str) -> None:
@@ -74,24 +73,16 @@ def test_bad_specs_say_what_is_wrong(spec: str, message: str) -> None:
 
 
 def test_lists_split_at_methods_not_at_options() -> None:
-    assert split_specs("default:texture=patch,grow=4, telea ,ns") == ["default:texture=patch,grow=4", "telea", "ns"]
+    assert split_specs("default:detail=0,grow=4, telea ,ns") == ["default:detail=0,grow=4", "telea", "ns"]
     assert split_specs(["a:grow=1", "feather=2", "b"]) == ["a:grow=1,feather=2", "b"]
     with pytest.raises(UserError, match="follows no NAME:option=value"):
         split_specs("telea,grow=4")
 
 
-def test_baselines_take_only_the_texture_option(photo: np.ndarray) -> None:
-    with pytest.raises(UserError, match="takes no fill option but texture"):
+def test_baselines_take_no_fill_options() -> None:
+    with pytest.raises(UserError, match="takes no fill options; got \\['grow'\\]"):
         load_method("telea:grow=3")
-    image = np.ascontiguousarray(photo[:64, :64])
-    mask = np.zeros((64, 64), dtype=bool)
-    mask[20:40, 20:40] = True
-    plain = load_method("pushpull").fill(image, mask)
-    textured = load_method("pushpull:texture=patch")
-    assert textured.label == "pushpull:texture=patch"
-    out = textured.fill(image, mask)
-    np.testing.assert_array_equal(out[~mask], image[~mask])
-    assert not np.array_equal(out[mask], plain[mask])  # the texture stage ran on the baseline's fill
+    assert load_method("pushpull").label == "pushpull"
 
 
 def test_model_options_reach_the_fill(tiny_export, inpainter, photo: np.ndarray) -> None:
@@ -105,4 +96,4 @@ def test_model_options_reach_the_fill(tiny_export, inpainter, photo: np.ndarray)
     methods = load_methods(f"telea,{tiny_export}:grow=6,feather=2", device="cpu")
     assert [m.label for m in methods] == ["telea", f"{tiny_export.name}:grow=6,feather=2"]
     with pytest.raises(UserError, match="named twice"):
-        load_methods("telea,telea:texture=off,telea")
+        load_methods("telea,ns,telea")

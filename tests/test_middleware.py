@@ -130,7 +130,7 @@ def test_unknown_form_fields_and_query_parameters_are_refused_by_name(client: Te
         "this route takes image",
     )
     assert_error(client.get("/api/v1/health?verbose=1"), 422, "query parameter 'verbose'")
-    assert post(client, encode(picture), encode(hole()), grow=2, texture="off").status_code == 200
+    assert post(client, encode(picture), encode(hole()), grow=2, detail=0).status_code == 200
 
 
 def test_a_stalled_body_gets_408_and_its_connection_closed(inpainter: Inpainter) -> None:

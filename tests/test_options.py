@@ -35,7 +35,7 @@ def test_defaults_and_bounds_are_checked_on_construction() -> None:
 def test_schema_is_json_and_covers_every_field() -> None:
     schema = json.loads(json.dumps(FillOptions.schema()))
     assert list(schema) == [f.name for f in dataclasses.fields(FillOptions)]
-    assert schema["texture"]["default"] == "off"  # the texture stage is off unless asked for
+    assert schema["detail"]["default"] == 1.0  # the completion stage is on: what the blind study preferred
     for entry in schema.values():
         assert entry["type"] in ("string", "integer", "number") and entry["help"]
         assert ("choices" in entry) != ("minimum" in entry and "maximum" in entry)

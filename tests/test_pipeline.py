@@ -54,7 +54,7 @@ def test_result_matches_the_network_for_valid_sizes(tiny_export: Path, photo: np
     """No hidden transformation: at a size the network accepts, the fill is exactly round(composite)."""
     inp = Inpainter.from_pretrained(tiny_export, device="cpu", runtime="eager", precision="fp32")
     img, m = photo[:64, :96], _mask(64, 96)
-    out = inp(img, m, strategy="original")
+    out = inp(img, m, strategy="original", detail=0)  # the network's own fill, no completion stage
     x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 127.5 - 1
     mt = torch.from_numpy(m)[None, None].float()
     with torch.no_grad():
@@ -184,7 +184,8 @@ def test_fill_reports_what_ran_and_plan_matches(inpainter: Inpainter) -> None:
     plan = inpainter.plan(img, m, options)
     result = inpainter.fill(img, m, options)
     assert result.plan == plan and plan.strategy == "crop" and len(plan.windows) == 2
-    assert result.stages == ["model", "composite"]  # texture is off by default
+    assert result.stages == ["model", "completion", "composite"]  # the feather band blends the network's fill
+    assert inpainter.fill(img, m, FillOptions(process_size=256)).stages == ["completion", "composite"]
     assert result.runtime == inpainter.runner.runtime and result.precision == inpainter.runner.precision
     assert set(result.timings) >= {"prepare", "model", "composite", "total"}
     assert 0 < result.timings["model"] <= result.seconds
@@ -233,12 +234,12 @@ def test_fill_batch_equals_one_call_per_image(inpainter: Inpainter, photo: np.nd
     masks[4][200:260, 220:280] = True  # two holes far apart in a large image: crop windows, filled one by one
     spy = RunnerSpy(inpainter.runner)
     monkeypatch.setattr(inpainter, "runner", spy)
-    options = FillOptions(process_size=128)
+    options = FillOptions(process_size=128, detail=0.5)  # below full detail the network's fill is used
     with pytest.warns(UserWarning, match="empty"):
         batched = [r.image for r in inpainter.fill_batch(images, masks, options)]
     assert spy.batches[0] == 3 and set(spy.batches[1:]) == {1}  # the three 96x128 together, crop windows alone
     with pytest.warns(UserWarning, match="empty"):
-        single = [inpainter(img, m, process_size=128) for img, m in zip(images, masks, strict=True)]
+        single = [inpainter(img, m, process_size=128, detail=0.5) for img, m in zip(images, masks, strict=True)]
     for got, want in zip(batched, single, strict=True):
         assert isinstance(got, np.ndarray) and got.tobytes() == want.tobytes()
     assert not np.array_equal(batched[0], images[0]) and np.array_equal(batched[2], images[2])

@@ -117,11 +117,11 @@ def test_cli_make_from_photos_prints_the_instructions(tmp_path, capsys):
     tiny_study(tmp_path / "t", num=1, cases=1)  # writes the photos
     out = tmp_path / "s"
     args = ["study", "make", "--data", str(tmp_path / "t" / "photos"), "--protocol", "center", "--num", "2"]
-    assert main([*args, "--a", "telea", "--b", "ns:texture=off", "-o", str(out), "--seed", "4"]) == 0
+    assert main([*args, "--a", "telea", "--b", "ns", "-o", str(out), "--seed", "4"]) == 0
     text = capsys.readouterr().out
     assert "Give a reviewer the folder" in text and str(out / "pairs") in text and '"choice": "left"' in text
     study = load_study(out)
-    assert study.methods == {"A": "telea", "B": "ns:texture=off"} and len(study.pairs) == 2
+    assert study.methods == {"A": "telea", "B": "ns"} and len(study.pairs) == 2
     assert study.cases_root.resolve() == (out / "cases").resolve() and study.protocol == "center"
     assert main(["study", "make", "--cases", str(out / "cases"), "--a", "telea", "--b", "nope", "-o",
                  str(tmp_path / "x")]) == 2  # fmt: skip

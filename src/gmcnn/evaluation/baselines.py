@@ -173,26 +173,8 @@ class PatchMatchFill:
         return _keep_known(image, filled, hole)
 
 
-@register_baseline("complete")
-@dataclass(frozen=True)
-class CompletionFill:
-    """The completion stage started from the push-pull fill; ``settings`` are its ingredient switches."""
-
-    settings: tuple[tuple[str, Any], ...] = ()
-
-    def __call__(self, image: np.ndarray, mask: Any) -> np.ndarray:
-        from gmcnn.inpainting.completion import complete
-
-        image, hole = _prepare(image, mask)
-        if not hole.any():
-            return image.copy()
-        start = PushPullFill()(image, hole)
-        return complete(image, hole, start, **dict(self.settings)).image
-
-
 __all__ = [
     "BiharmonicFill",
-    "CompletionFill",
     "Fill",
     "PatchMatchFill",
     "PushPullFill",

@@ -7,18 +7,15 @@ export folder, a run directory, an official ``*_net_GM.pth``). The options after
 its bounds, so every option the fill has can be set here, and a new one needs no change in this module::
 
     default                         the embedded model, default options
-    default:texture=patch           ... with the texture stage
+    default:detail=0                ... without the completion stage: the network's smooth fill
     runs/x:strategy=original,grow=2 a training run's export, whole image at full size, hole grown 2 px
     patchmatch                      a baseline
-    pushpull:texture=patch          a baseline followed by the texture stage
 
-Baselines take no fill options except ``texture``, which runs the texture stage
-(:func:`gmcnn.inpainting.texture.synthesize`) on the baseline's fill. ``NAME+texture`` is kept as shorthand
-for ``NAME:texture=patch``. In a comma-separated list (``--methods``), a ``key=value`` item continues the
-options of the method before it: ``default:texture=patch,grow=2,telea`` is two methods.
+Baselines take no fill options. In a comma-separated list (``--methods``), a ``key=value`` item continues the
+options of the method before it: ``default:detail=0,grow=2,telea`` is two methods.
 
 A method's label (tables, folder names) is the name (the file or folder name for paths) followed by the
-options as written: ``default:texture=patch``.
+options as written: ``default:detail=0``.
 """
 
 from __future__ import annotations
@@ -37,9 +34,7 @@ from gmcnn.evaluation.baselines import baseline_names, get_baseline
 from gmcnn.inpainting.options import FillOptions
 
 DEFAULT_METHODS: Final = "default,telea,ns,biharmonic,patchmatch"
-TEXTURE_SHORTHAND: Final = "+texture"
 _OPTION_ITEM: Final = re.compile(r"[A-Za-z_]\w*=")  # "key=..." : an option, not a method name
-_BASELINE_OPTIONS: Final = ("texture",)  # what a baseline can do with fill options: the texture stage after it
 
 
 @dataclass(frozen=True)
@@ -104,13 +99,11 @@ def parse_spec(spec: str) -> MethodSpec:
     head, sep, tail = spec.partition(":")
     if sep and _OPTION_ITEM.match(tail):
         name, options_text = head, tail
-    if re.search(r"\+texture[\d.]+$", name):
-        raise UserError(f"method spec {spec!r}: the +textureSIGMA form is gone; use {name.split('+')[0]}:texture=patch")
-    if name.endswith(TEXTURE_SHORTHAND):
-        name, options_text = name[: -len(TEXTURE_SHORTHAND)], ",".join(filter(None, ["texture=patch", options_text]))
+    if "+texture" in name:
+        raise UserError(f"method spec {spec!r}: +texture is gone; the completion stage is on by default (detail=1)")
     name = name.strip()
     if not name:
-        raise UserError(f"method spec {spec!r} has no name; e.g. default:texture=patch")
+        raise UserError(f"method spec {spec!r} has no name; e.g. default:detail=0")
     schema = FillOptions.schema()
     options: dict[str, Any] = {}
     for item in (i.strip() for i in options_text.split(",") if i.strip()):
@@ -163,35 +156,13 @@ def load_method(spec: str | MethodSpec, *, device: str = "auto") -> Method:
     parsed = parse_spec(spec) if isinstance(spec, str) else spec
     label = _label(parsed.name) + _options_text(parsed.options)
     if parsed.name in baseline_names():
-        extra = sorted(set(parsed.options) - set(_BASELINE_OPTIONS))
-        if extra:
-            raise UserError(f"baseline {parsed.name!r} takes no fill option but texture; got {extra}")
-        fill: Callable[[np.ndarray, np.ndarray], Any] = get_baseline(parsed.name)
-        if parsed.fill_options().texture != "off":
-            fill = _Textured(fill)
-        return Method(label, fill, parsed)
+        if parsed.options:
+            raise UserError(f"baseline {parsed.name!r} takes no fill options; got {sorted(parsed.options)}")
+        return Method(label, get_baseline(parsed.name), parsed)
     from gmcnn.inpainting.pipeline import Inpainter  # torch only when a model is evaluated
 
     inpainter = Inpainter.from_pretrained(parsed.name, device=device)
     return Method(label, functools.partial(inpainter, **parsed.options) if parsed.options else inpainter, parsed)
-
-
-@dataclass(frozen=True)
-class _Textured:
-    """A fill followed by the texture stage on the whole image (one window)."""
-
-    fill: Callable[[np.ndarray, np.ndarray], Any]
-
-    def __call__(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        from gmcnn.inpainting.image import normalize_mask, rgb_to_tensor, tensor_to_rgb
-        from gmcnn.inpainting.texture import synthesize
-
-        hole = normalize_mask(mask, image.shape[:2])
-        coarse = rgb_to_tensor(np.asarray(self.fill(image, mask)))
-        out = tensor_to_rgb(synthesize(coarse, image, hole))
-        result = image.copy()
-        result[hole] = out[hole]
-        return result
 
 
 def _label(name: str) -> str:

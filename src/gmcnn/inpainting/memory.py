@@ -6,8 +6,8 @@ A fill holds memory at three levels, and the estimate adds them up:
   RGB / alpha / output copies, the bool hole and the float blend weight, the dilation that grows or feathers
   the hole, the copy back to the source's mode and the encoded answer (:data:`IMAGE_BYTES_PER_PIXEL`);
 * **window stages**, per window of the plan at full resolution: the network's prediction upscaled to the
-  window in float32, the composite's float copies, and the completion and texture stages' when they are on
-  (:data:`WINDOW_BYTES_PER_PIXEL`, :data:`DETAIL_BYTES_PER_PIXEL`, :data:`TEXTURE_BYTES_PER_PIXEL`);
+  window in float32, the composite's float copies, and the completion stage's when it is on
+  (:data:`WINDOW_BYTES_PER_PIXEL`, :data:`DETAIL_BYTES_PER_PIXEL`);
 * **network**, per window at the size the network sees it, padded to its contract:
   :func:`gmcnn.inpainting.backends.estimate_memory_bytes` for the runtime and precision that run it.
 
@@ -31,14 +31,13 @@ from gmcnn.inpainting.windows import Box, FillPlan
 
 # Measured peaks (in-process fills of 3-12 MP on CPU, and the server's RSS in benchmarks/web_memory.py),
 # rounded up: the whole image ~12 B/px in-process and ~20 B/px in the server (upload, answer, spooled files);
-# windows ~58 B per window pixel; the texture stage ~20 more; grow/feather ~12.
+# windows ~58 B per window pixel; grow/feather ~12.
 IMAGE_BYTES_PER_PIXEL = 28
 REGION_BYTES_PER_PIXEL = 16
 WINDOW_BYTES_PER_PIXEL = 72
-TEXTURE_BYTES_PER_PIXEL = 48
-# Bytes per window pixel the completion stage (detail > 0) adds: its region (the hole's box plus context, at
-# most the window) at full resolution, float images, the source field and confidence (~120 measured on a
-# 12 MP window that was nearly all hole).
+# Bytes per window pixel the completion stage (detail > 0) adds: float copies of the window, the upscaled
+# fill, and (explain) the source field and confidence; kept at the 160 measured for the earlier numba
+# completion (~120 on a 12 MP window that was nearly all hole), which held more per pixel than this one.
 DETAIL_BYTES_PER_PIXEL = 160
 # The network's own estimate is measured with a pinned mmap threshold; in a long-lived process freed maps
 # are reused less tidily (a 1500x2000 "original" fill peaked at 0.97x the plain sum), so it gets headroom.
@@ -95,7 +94,7 @@ def fill_memory(
         height: image height in pixels.
         width: image width in pixels.
         plan: the fill's plan (``Inpainter.plan``), or :func:`provisional_plan` before the mask is read.
-        options: the fill options (``grow``, ``feather`` and ``texture`` cost memory of their own).
+        options: the fill options (``grow``, ``feather`` and ``detail`` cost memory of their own).
         config: the generator's config (``cnum``, ``size_multiple``, ``min_size``).
         runtime: the concrete runtime that runs the network (``Runner.runtime``).
         precision: its concrete precision (``Runner.precision``).
@@ -104,8 +103,7 @@ def fill_memory(
     parts = {"image": pixels * IMAGE_BYTES_PER_PIXEL, "regions": 0, "window": 0, "network": 0}
     if options.grow or options.feather:
         parts["regions"] = pixels * REGION_BYTES_PER_PIXEL
-    per_window = WINDOW_BYTES_PER_PIXEL + (TEXTURE_BYTES_PER_PIXEL if options.texture != "off" else 0)
-    per_window += DETAIL_BYTES_PER_PIXEL if options.detail > 0 else 0
+    per_window = WINDOW_BYTES_PER_PIXEL + (DETAIL_BYTES_PER_PIXEL if options.detail > 0 else 0)
     for box in plan.windows:
         h, w = plan.window_size(box)
         padded_h = max(config.min_size, math.ceil(h / config.size_multiple) * config.size_multiple)

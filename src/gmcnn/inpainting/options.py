@@ -23,8 +23,6 @@ if TYPE_CHECKING:  # the annotations only name these; neither module imports thi
     from gmcnn.inpainting.windows import FillPlan
 
 STRATEGIES = ("auto", "original", "resize", "crop")
-# The texture stage (inpainting/texture.py): "patch" = the coarse fill's low-pass + PatchMatch's detail.
-TEXTURES = ("off", "patch")
 
 
 def _option(default: Any, help: str, **bounds: Any) -> Any:
@@ -55,11 +53,8 @@ class FillOptions:
             change too. With 0 only hole pixels change.
         margin: context around each hole for ``"crop"``, as a fraction of the hole's longer side.
         detail: how much real texture the completion stage puts into the fill (:mod:`gmcnn.inpainting.completion`):
-            0 keeps the network's smooth fill, 1 fills the hole with patches of the photo (coarse-to-fine patch
-            completion started from the network's fill), values between blend the two.
-        texture: the older texture stage after the model's coarse fill: ``"patch"`` keeps the fill's large-scale colour
-            and takes the finer detail from a PatchMatch fill of the window (:mod:`gmcnn.inpainting.texture`);
-            ``"off"`` skips it.
+            1 (the default: what blind reviewers preferred) fills the hole with texture of the photo by
+            PatchMatch completion, 0 keeps the network's smooth fill, values between blend the two.
     """
 
     strategy: str = _option(
@@ -94,19 +89,12 @@ class FillOptions:
         advanced=True,
     )
     detail: float = _option(
-        0.0,
+        1.0,
         "how detailed the fill is: 0 = smooth, 1 = full texture copied from the photo",
         minimum=0.0,
         maximum=1.0,
         label="Detail",
         ends=("smooth", "full texture"),
-    )
-    texture: str = _option(
-        "off",
-        "texture stage after the coarse fill: patch (real texture from the photo) or off",
-        choices=TEXTURES,
-        label="Texture stage",
-        advanced=True,
     )
 
     def __post_init__(self) -> None:
@@ -178,8 +166,7 @@ class FillResult:
         image: the filled image, same type, mode/shape and size as the input.
         options: the options the fill ran with.
         plan: the strategy actually used, the windows and the scale (see :class:`~gmcnn.inpainting.windows.FillPlan`).
-        timings: seconds per stage (``"prepare"``, ``"model"``, ``"completion"``, ``"texture"``, ``"composite"``,
-            ``"total"``).
+        timings: seconds per stage (``"prepare"``, ``"model"``, ``"completion"``, ``"composite"``, ``"total"``).
         runtime: the back end that ran the network (``"eager"``, ``"compile"``, ``"onnx"``).
         precision: its number format (``"fp32"``, ``"bf16"``, ``"int8"``).
         stages: the stages that ran, in order (e.g. ``["model", "composite"]``).

@@ -1,26 +1,87 @@
-"""Numba kernels of the completion stage: nearest valid source, PatchMatch search, patch voting.
+"""Where a fill came from: a PatchMatch search for the known patch most like each filled patch (numba kernels).
 
-Every kernel works on one pyramid level of the completion region (``H x W``):
+The completion stage's explain view (:func:`gmcnn.inpainting.completion.complete` with ``explain=True``) needs,
+for every filled pixel, the known pixel its colour was taken from, and how well the fill's patches match the
+photo's. :func:`copied_from` finds both with PatchMatch (Barnes et al. 2009) on the filled window:
 
-* ``feat`` float32 ``H x W x C``: the features a patch is compared on (colour and gradients), the current
-  estimate inside the hole and the photo outside;
 * ``targets`` int32 ``N x 2``: the ``(y, x)`` centres of the patches that overlap the hole, in raster order;
 * ``nnf`` int32 ``N x 2``: for each target, the centre of its source patch, always a *valid* source (a centre
-  whose whole patch lies on known pixels inside the region, ``valid[y, x]``);
-* ``cost`` float32 ``N``: the target's current cost (patch distance plus the guide and proximity terms).
+  whose whole patch lies on known pixels inside the window, ``valid[y, x]``);
+* ``cost`` float32 ``N``: the sum of squared colour and gradient differences over the patch.
 
-The search is PatchMatch (Barnes et al. 2009): propagation from the left/upper (or right/lower, on odd
-passes) neighbour and a random search at halving radii, each candidate snapped to its nearest valid centre
-(:func:`nearest_valid`) so no draw is wasted on the hole. It runs serially (propagation needs the scan order)
-and draws from numba's own generator, seeded per call, so a result is deterministic for a seed.
-Compiled with ``cache=True``: the first call in a fresh install compiles (a few seconds) and writes the cache
-next to this file (or to ``NUMBA_CACHE_DIR``), later processes load it.
+The search alternates propagation from the left/upper (or right/lower, on odd passes) neighbour with a random
+search at halving radii, each candidate snapped to its nearest valid centre (:func:`nearest_valid`) so no draw
+is wasted on the hole. It runs serially (propagation needs the scan order) and draws from numba's own generator,
+seeded per call, so a result is deterministic for a seed. Compiled with ``cache=True``: the first call in a
+fresh install compiles (seconds) and writes the cache next to this file (or to ``NUMBA_CACHE_DIR``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+
+def copied_from(filled: np.ndarray, hole: np.ndarray, *, seed: int = 0, patch: int = 3,
+                passes: int = 4) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The sources and confidence of a filled window.
+
+    Args:
+        filled: float or uint8 ``h x w x 3``: the window with its hole filled.
+        hole: bool ``h x w``, True = filled pixels.
+        seed: seed of the random search.
+        patch: patch radius.
+        passes: PatchMatch passes.
+
+    Returns:
+        ``sources`` int32 ``h x w x 2`` (the ``(y, x)`` each hole pixel matches best, -1 on known pixels and where
+        the window has no whole known patch) and ``confidence`` float32 ``h x w`` (1 on known pixels; a filled
+        pixel's patch distance against the median's: 1/2 at twice the median).
+    """
+    h, w = hole.shape
+    sources = np.full((h, w, 2), -1, np.int32)
+    confidence = np.ones((h, w), np.float32)
+    valid = valid_sources(hole, patch)
+    if not valid.any():
+        return sources, confidence
+    targets = np.ascontiguousarray(np.argwhere(hole).astype(np.int32))
+    snap = nearest_valid(valid)
+    pool = np.argwhere(valid).astype(np.int32)
+    nnf = np.ascontiguousarray(pool[np.random.default_rng(seed).integers(0, len(pool), len(targets))])
+    index = np.full(hole.shape, -1, np.int32)
+    index[targets[:, 0], targets[:, 1]] = np.arange(len(targets), dtype=np.int32)
+    feat = features(np.asarray(filled, np.float32))
+    cost = initial_costs(feat, targets, nnf, patch)
+    search(feat, targets, index, nnf, cost, valid, snap, patch, passes, seed)
+    sources[targets[:, 0], targets[:, 1]] = nnf
+    err = cost / (2 * patch + 1) ** 2
+    confidence[targets[:, 0], targets[:, 1]] = np.exp2(-err / max(2.0 * float(np.median(err)), 1e-6))
+    return sources, confidence
+
+
+def valid_sources(mask: np.ndarray, r: int) -> np.ndarray:
+    """Centres whose whole ``(2r+1)^2`` patch is known and inside the window."""
+    grown = mask.copy()
+    for axis in (0, 1):  # square dilation by r: a separable running max
+        padded = np.pad(grown, [(r, r) if a == axis else (0, 0) for a in range(2)])
+        acc = np.zeros_like(grown)
+        n = grown.shape[axis]
+        for d in range(2 * r + 1):
+            acc |= padded[d : d + n] if axis == 0 else padded[:, d : d + n]
+        grown = acc
+    valid = ~grown
+    valid[:r], valid[-r:], valid[:, :r], valid[:, -r:] = False, False, False, False
+    return valid
+
+
+def features(colour: np.ndarray) -> np.ndarray:
+    """float32 ``H x W x 5``: colour in [0, 1] and the luminance's central differences (structure counts too)."""
+    c = colour / 255.0
+    lum = c @ np.array([0.299, 0.587, 0.114], np.float32)
+    p = np.pad(lum, 1, mode="edge")
+    gx = (p[1:-1, 2:] - p[1:-1, :-2]) * 0.5
+    gy = (p[2:, 1:-1] - p[:-2, 1:-1]) * 0.5
+    return np.ascontiguousarray(np.concatenate([c, gx[..., None], gy[..., None]], axis=2), dtype=np.float32)
 
 
 @njit(cache=True)
@@ -55,25 +116,11 @@ def nearest_valid(valid: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def _cost(feat, weight, guide, ty, tx, sy, sx, r, lam_guide, tol2, lam_near, scale2, bound):  # type: ignore[no-untyped-def]
-    """Cost of copying the patch at ``(sy, sx)`` onto the target ``(ty, tx)``; stops early above ``bound``.
-
-    Patch distance: the weighted sum of squared feature differences over the target patch's pixels inside the
-    region (``weight`` is 1 on known pixels, lower on the estimate). Plus, per patch pixel: ``lam_guide`` x the
-    squared difference of the low-pass guide at the two centres (keeps each part of the hole with the region
-    its border belongs to; differences within ``tol2`` are free, so the guide's smooth gradients do not force
-    the fill into rings along them), and ``lam_near`` x the squared source-target distance over ``scale2`` (prefers
-    nearby sources).
-    """
+def _cost(feat, ty, tx, sy, sx, r, bound):  # type: ignore[no-untyped-def]
+    """Squared feature distance between the patches at ``(ty, tx)`` and ``(sy, sx)`` (target pixels inside the
+    window only); stops early above ``bound``."""
     h, w, c = feat.shape
-    n = (2 * r + 1) * (2 * r + 1)
-    g = 0.0
-    for k in range(guide.shape[2]):
-        t = guide[ty, tx, k] - guide[sy, sx, k]
-        g += t * t
-    d = n * (lam_guide * max(g - tol2, 0.0) + lam_near * ((ty - sy) ** 2 + (tx - sx) ** 2) / scale2)
-    if d > bound:
-        return d
+    d = 0.0
     for dy in range(-r, r + 1):
         y = ty + dy
         if y < 0 or y >= h:
@@ -83,30 +130,26 @@ def _cost(feat, weight, guide, ty, tx, sy, sx, r, lam_guide, tol2, lam_near, sca
             x = tx + dx
             if x < 0 or x >= w:
                 continue
-            s = 0.0
             for k in range(c):
                 t = feat[y, x, k] - feat[ys, sx + dx, k]
-                s += t * t
-            d += weight[y, x] * s
+                d += t * t
         if d > bound:
             return d
     return d
 
 
 @njit(cache=True)
-def initial_costs(feat, weight, guide, targets, nnf, r, lam_guide, tol2, lam_near, scale2):  # type: ignore[no-untyped-def]
+def initial_costs(feat, targets, nnf, r):  # type: ignore[no-untyped-def]
     """The cost of every target's current source (float32 ``N``)."""
     n = targets.shape[0]
     cost = np.empty(n, np.float32)
     for i in range(n):
-        cost[i] = _cost(feat, weight, guide, targets[i, 0], targets[i, 1], nnf[i, 0], nnf[i, 1], r, lam_guide,
-                        tol2, lam_near, scale2, np.inf)  # fmt: skip
+        cost[i] = _cost(feat, targets[i, 0], targets[i, 1], nnf[i, 0], nnf[i, 1], r, np.inf)
     return cost
 
 
 @njit(cache=True)
-def search(feat, weight, guide, targets, index, nnf, cost, valid, snap, r, lam_guide, tol2, lam_near, scale2,
-           passes, seed):  # type: ignore[no-untyped-def]  # fmt: skip
+def search(feat, targets, index, nnf, cost, valid, snap, r, passes, seed):  # type: ignore[no-untyped-def]
     """PatchMatch passes over all targets, improving ``nnf`` and ``cost`` in place.
 
     ``index`` int32 ``H x W``: the target number at each pixel, -1 where no target.
@@ -130,7 +173,7 @@ def search(feat, weight, guide, targets, index, nnf, cost, valid, snap, r, lam_g
                 cy, cx = nnf[k, 0] + (ty - ny), nnf[k, 1] + (tx - nx)
                 if cy < 0 or cy >= h or cx < 0 or cx >= w or not valid[cy, cx] or (cy == by and cx == bx):
                     continue
-                d = _cost(feat, weight, guide, ty, tx, cy, cx, r, lam_guide, tol2, lam_near, scale2, bc)
+                d = _cost(feat, ty, tx, cy, cx, r, bc)
                 if d < bc:
                     by, bx, bc = cy, cx, d
             # random search around the best at halving radii
@@ -140,92 +183,8 @@ def search(feat, weight, guide, targets, index, nnf, cost, valid, snap, r, lam_g
                 cx = min(max(bx + np.random.randint(-rad, rad + 1), 0), w - 1)
                 cy, cx = snap[cy, cx, 0], snap[cy, cx, 1]
                 if cy != by or cx != bx:
-                    d = _cost(feat, weight, guide, ty, tx, cy, cx, r, lam_guide, tol2, lam_near, scale2, bc)
+                    d = _cost(feat, ty, tx, cy, cx, r, bc)
                     if d < bc:
                         by, bx, bc = cy, cx, d
                 rad //= 2
             nnf[i, 0], nnf[i, 1], cost[i] = by, bx, bc
-
-
-@njit(cache=True)
-def vote(colour, hole, targets, nnf, cost, r, sigma2):  # type: ignore[no-untyped-def]
-    """Each hole pixel as the weighted mean of what the overlapping target patches' sources put there.
-
-    A target's weight is ``exp(-mean cost per patch pixel / (2 sigma2))`` (Wexler et al. 2007): good matches
-    count more. Returns float32 ``H x W x 3``: ``colour`` with the hole replaced.
-    """
-    h, w = hole.shape
-    n = (2 * r + 1) * (2 * r + 1)
-    acc = np.zeros((h, w, 3), np.float64)
-    wsum = np.zeros((h, w), np.float64)
-    for i in range(targets.shape[0]):
-        ty, tx, sy, sx = targets[i, 0], targets[i, 1], nnf[i, 0], nnf[i, 1]
-        wt = np.exp(-cost[i] / n / (2.0 * sigma2)) + 1e-12
-        for dy in range(-r, r + 1):
-            y = ty + dy
-            if y < 0 or y >= h:
-                continue
-            for dx in range(-r, r + 1):
-                x = tx + dx
-                if x < 0 or x >= w or not hole[y, x]:
-                    continue
-                for k in range(3):
-                    acc[y, x, k] += wt * colour[sy + dy, sx + dx, k]
-                wsum[y, x] += wt
-    out = colour.copy()
-    for y in range(h):
-        for x in range(w):
-            if hole[y, x] and wsum[y, x] > 0:
-                for k in range(3):
-                    out[y, x, k] = acc[y, x, k] / wsum[y, x]
-    return out
-
-
-@njit(cache=True)
-def membrane(points, values, pixels):  # type: ignore[no-untyped-def]
-    """Smooth interpolation of ``values`` (``M x 3``) given at ``points`` (``M x 2``) to ``pixels`` (``N x 2``).
-
-    Inverse-distance weights ``1 / d^3`` (Shepard): with the points on the hole's border this is close to
-    the harmonic membrane of gradient-domain cloning (Farbman et al. 2009 use mean-value weights, which
-    behave alike), at ``N x M`` cost and with no iterations. Returns float32 ``N x 3``.
-    """
-    out = np.zeros((pixels.shape[0], 3), np.float32)
-    for i in range(pixels.shape[0]):
-        py, px = pixels[i, 0], pixels[i, 1]
-        a0 = a1 = a2 = 0.0
-        ws = 0.0
-        for j in range(points.shape[0]):
-            d2 = float((points[j, 0] - py) ** 2 + (points[j, 1] - px) ** 2)
-            wt = 1.0 / (d2 * np.sqrt(d2)) if d2 > 0.0 else 1e30  # on a point: its value
-            a0 += wt * values[j, 0]
-            a1 += wt * values[j, 1]
-            a2 += wt * values[j, 2]
-            ws += wt
-        out[i, 0], out[i, 1], out[i, 2] = a0 / ws, a1 / ws, a2 / ws
-    return out
-
-
-@njit(cache=True)
-def ring_median(step, count, points, radius):  # type: ignore[no-untyped-def]
-    """Per point, the channel-wise median of ``step`` over the border pixels (``count > 0``) within ``radius``.
-
-    One bright star or a thin line on the border would otherwise be spread into the hole as a glowing blob.
-    Returns float32 ``M x 3``.
-    """
-    h, w = count.shape
-    out = np.zeros((points.shape[0], 3), np.float32)
-    buf = np.empty(((2 * radius + 1) ** 2, 3), np.float32)
-    for i in range(points.shape[0]):
-        n = 0
-        for y in range(max(0, points[i, 0] - radius), min(h, points[i, 0] + radius + 1)):
-            for x in range(max(0, points[i, 1] - radius), min(w, points[i, 1] + radius + 1)):
-                if count[y, x] > 0:
-                    for k in range(3):
-                        buf[n, k] = step[y, x, k] / count[y, x]
-                    n += 1
-        for k in range(3):
-            out[i, k] = np.median(buf[:n, k])
-    return out
-
-
-__all__ = ["initial_costs", "membrane", "ring_median", "nearest_valid", "search", "vote"]

@@ -5,14 +5,15 @@ Imports no training code. The jobs of one fill live in their own modules, and th
 * loading: :func:`gmcnn.weights.load_weights` (name or path -> generator + contract);
 * planning: :mod:`gmcnn.inpainting.windows` (the regions a fill may change, the strategy and the windows);
 * running: :mod:`gmcnn.inpainting.backends` (the back end, padding, colour order and memory admission);
-* the completion stage: :mod:`gmcnn.inpainting.completion` (``detail``; the older texture stage,
-  :mod:`gmcnn.inpainting.texture`, with ``texture="patch"``);
+* the completion stage: :mod:`gmcnn.inpainting.completion` (``detail``: PatchMatch texture of the photo,
+  blended with the network's smooth fill below ``detail=1``);
 * compositing: :mod:`gmcnn.inpainting.image` (the one composite under the mask).
 
 One fill, as data (each stage reports into the returned :class:`FillResult`)::
 
-    split_image / regions (mask, grow, feather) -> plan -> per window: pre-fill (shown only) -> network
-    -> completion -> composite once, under the mask -> merge alpha / grey back -> same type and size as the input
+    split_image / regions (mask, grow, feather) -> plan -> per window: pre-fill (shown only) -> network (when
+    detail < 1 or feather > 0) -> completion -> composite once, under the mask -> merge alpha / grey back -> same
+    type and size as the input
 
 Pixels outside the (grown) mask, or outside the feather band when ``feather > 0``, are copied from the input
 and therefore byte-identical.
@@ -184,7 +185,7 @@ class Inpainter:
         jobs = [self._prepare(img, m, options or FillOptions(), False) for img, m in zip(images, masks, strict=True)]
         groups: dict[tuple[int, ...], list[tuple[_Job, NetInput]]] = {}
         for job in jobs:
-            if len(job.plan.windows) == 1:
+            if len(job.plan.windows) == 1 and _uses_network(job.result.options):
                 sl = job.plan.windows[0].slices()
                 net = self.runner.net_input(job.user.rgb[sl], job.hole[sl], job.plan.window_size(job.plan.windows[0]))
                 groups.setdefault(tuple(net.image.shape), []).append((job, net))
@@ -234,7 +235,7 @@ class Inpainter:
         if progress is not None:
             progress(len(plan.windows), len(plan.windows))
         result.image = P.merge_image(out, user)
-        stages = ("model", "completion", "texture")
+        stages = ("model", "completion")
         result.stages = [*(s for s in stages if s in result.timings), "composite"]
         if job.canvas is not None:
             job.canvas.stage("composite", (slice(None), slice(None)), out, result.timings.get("composite", 0.0))
@@ -243,24 +244,26 @@ class Inpainter:
         return result
 
     def _fill_window(self, job: _Job, out: np.ndarray, box: Box) -> None:
-        """Fill one window of ``out`` in place: network -> completion stage -> one composite under the weight."""
+        """Fill one window of ``out`` in place: network (when used) -> completion stage -> one composite."""
         sl = box.slices()
         rgb, hole, timings, canvas = job.user.rgb[sl], job.hole[sl], job.result.timings, job.canvas
-        if canvas is not None:
-            self._explain_prefill(canvas, sl, rgb, hole)
-        t0 = time.perf_counter()
-        # (1, 3, h, w) in [-1, 1], float32; a batched prediction's share of its batch is already in "model"
-        pred = self.runner.predict(rgb, hole, job.plan.window_size(box)) if job.coarse is None else job.coarse
-        t1 = time.perf_counter()
-        timings["model"] = timings.get("model", 0.0) + (t1 - t0)
-        if canvas is not None:
-            canvas.stage("network", sl, P.tensor_to_rgb(pred), t1 - t0)
-            if job.result.options.detail <= 0:  # no completion stage to say how far its copies can be trusted
-                canvas.trust(sl, _paper_confidence(hole))
-        pred = self._complete(pred, rgb, hole, job, sl)
-        pred = self._texture(pred, rgb, hole, job, sl)
+        options = job.result.options
+        pred = None  # (1, 3, h, w) in [-1, 1], float32: the network's fill of the window
+        if _uses_network(options):
+            if canvas is not None:
+                self._explain_prefill(canvas, sl, rgb, hole)
+            t0 = time.perf_counter()
+            # a batched prediction's share of its batch is already in "model"
+            pred = self.runner.predict(rgb, hole, job.plan.window_size(box)) if job.coarse is None else job.coarse
+            t1 = time.perf_counter()
+            timings["model"] = timings.get("model", 0.0) + (t1 - t0)
+            if canvas is not None:
+                canvas.stage("network", sl, P.tensor_to_rgb(pred), t1 - t0)
+                if options.detail <= 0:  # no completion stage to say how far its copies can be trusted
+                    canvas.trust(sl, _paper_confidence(hole))
+        filled = self._complete(pred, rgb, hole, job, sl)
         t2 = time.perf_counter()
-        P.composite_into(out[sl], pred, rgb, job.weight[sl])
+        P.composite_into(out[sl], filled, rgb, job.weight[sl])
         timings["composite"] = timings.get("composite", 0.0) + (time.perf_counter() - t2)
 
     @staticmethod
@@ -271,16 +274,19 @@ class Inpainter:
         canvas.stage("prefill", sl, P.tensor_to_rgb(smooth), time.perf_counter() - start)
 
     def _complete(
-        self, coarse: torch.Tensor, rgb: np.ndarray, hole: np.ndarray, job: _Job, sl: tuple[slice, slice]
+        self, coarse: torch.Tensor | None, rgb: np.ndarray, hole: np.ndarray, job: _Job, sl: tuple[slice, slice]
     ) -> torch.Tensor:
-        """The completion stage: patches of the window's known part, started from the network's fill (hole only)."""
+        """The completion stage on the window's hole: texture of the photo, blended with the network's fill as
+        ``detail`` says (``coarse`` is None only at detail 1 without a feather band, where it is not used)."""
         detail = job.result.options.detail
         if detail <= 0:
+            assert coarse is not None
             return coarse
-        from gmcnn.inpainting.completion import complete  # numba compiles its kernels on first use
+        from gmcnn.inpainting.completion import complete
 
         start = time.perf_counter()
-        done = complete(rgb, hole, P.tensor_to_rgb(coarse), detail=detail)
+        smooth = P.tensor_to_rgb(coarse) if coarse is not None else rgb
+        done = complete(rgb, hole, smooth, detail=detail, explain=job.canvas is not None)
         seconds = time.perf_counter() - start
         job.result.timings["completion"] = job.result.timings.get("completion", 0.0) + seconds
         if job.canvas is not None:
@@ -288,25 +294,17 @@ class Inpainter:
             if done.sources is not None:
                 job.canvas.copied_from(sl, done.sources)
             job.canvas.trust(sl, _paper_confidence(hole) if done.confidence is None else done.confidence)
+        filled = P.rgb_to_tensor(done.image)
+        if coarse is None:
+            return filled
         # the feather band (outside the hole) keeps the network's prediction to blend with
-        return torch.where(torch.from_numpy(hole)[None, None], P.rgb_to_tensor(done.image), coarse)
+        return torch.where(torch.from_numpy(hole)[None, None], filled, coarse)
 
-    def _texture(
-        self, coarse: torch.Tensor, rgb: np.ndarray, hole: np.ndarray, job: _Job, sl: tuple[slice, slice]
-    ) -> torch.Tensor:
-        """The texture stage: refine the coarse fill of one window before the composite (off: unchanged)."""
-        options = job.result.options
-        if options.texture == "off":
-            return coarse
-        from gmcnn.inpainting.texture import synthesize  # pypatchmatch only when the stage runs
 
-        start = time.perf_counter()
-        out = synthesize(coarse, rgb, hole, mode=options.texture)
-        seconds = time.perf_counter() - start
-        job.result.timings["texture"] = job.result.timings.get("texture", 0.0) + seconds
-        if job.canvas is not None:
-            job.canvas.stage("completion", sl, P.tensor_to_rgb(out), seconds)
-        return out
+def _uses_network(options: FillOptions) -> bool:
+    """The network's fill is used below full detail (it is what detail blends from) and by a feather band (the
+    band blends its prediction into the photo); at ``detail=1`` without feathering the completion is all."""
+    return options.detail < 1.0 or options.feather > 0
 
 
 def _paper_confidence(hole: np.ndarray) -> np.ndarray:
