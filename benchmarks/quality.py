@@ -5,12 +5,13 @@ corpus validation split built by ``gmcnn corpus build``). The full outputs (case
 go to ``--work`` (git-ignored ``runs/``), the pictures too (contact sheets, ``frontier.png``); the text is
 copied to ``--out`` (committed): ``summary.md``, ``results.csv`` and ``pooled.csv`` per protocol, and
 ``--out/quality.md`` joins the three summaries. ``--out/realism.md`` has one table for all protocols (hole PSNR,
-SSIM, pooled hole SWD, gradient ratio per method) and the ablation (pre-fill / + network / + texture stage /
-both), and ``--work/frontier.png`` plots hole PSNR against hole SWD for every method, one panel per protocol
+SSIM, pooled hole SWD, gradient ratio per method) and the ablation (pre-fill / + network / the default, whose
+completion stage is PatchMatch), and ``--work/frontier.png`` plots hole PSNR against hole SWD for every method,
+one panel per protocol
 (``scripts/docs_pictures.py`` copies the pictures the model card shows into docs/). ``--report`` rebuilds
 those two from ``--work`` without filling again. Usage::
 
-    python3 benchmarks/quality.py [--data data/corpus/val] [--num 200] [--methods default,default:texture=patch,...]
+    python3 benchmarks/quality.py [--data data/corpus/val] [--num 200] [--methods default,default:detail=0,...]
     python3 benchmarks/quality.py --smoke   # 2 crops of 2 scikit-image photos, default + telea, temp folder
 """
 
@@ -34,9 +35,8 @@ KEPT = ("summary.md", "results.csv", "pooled.csv")  # text only: pictures stay i
 # (row title, method label): what each stage adds, on the same cases.
 ABLATION = (
     ("pre-fill (push-pull)", "pushpull"),
-    ("+ network (the default model)", "default"),
-    ("pre-fill + texture stage", "pushpull:texture=patch"),
-    ("+ network + texture stage (full)", "default:texture=patch"),
+    ("+ network (detail 0)", "default:detail=0"),
+    ("+ completion stage (detail 1, the default)", "default"),
 )
 
 

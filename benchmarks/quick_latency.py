@@ -1,7 +1,7 @@
 """Quick latency check on a quiet machine: full GMCNN 512² (auto vs eager fp32, interleaved) and the default
 model's 512² and 12 MP fills, and the default beside its push-pull pre-fill alone and OpenCV Telea.
-With ``--texture``: only the texture stage on/off (512² and 12 MP two holes, interleaved rounds in one run, the
-on/off ratio per round). Prints one line per measurement. Usage: python3 benchmarks/quick_latency.py [--texture]
+Prints one line per measurement (the default fill against the bar, beside PatchMatch: benchmarks/completion.py).
+Usage: python3 benchmarks/quick_latency.py
 (``--smoke``: 256² and 640x480 instead of 512² and 12 MP, one round each; seconds, for a test)."""
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from gmcnn import GMCNN, GMCNNConfig, Inpainter
 from gmcnn.evaluation.baselines import get_baseline
 from gmcnn.inpainting.backends import build_runner
 from gmcnn.inpainting.image import rgb_to_tensor
-from gmcnn.inpainting.options import FillOptions
 
 
 def _timed(fn, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -107,33 +106,9 @@ def _label(h: int, w: int) -> str:
     return f"{round(h * w / 1e6)}MP ({w}x{h})" if h * w >= 1e6 else f"{w}x{h}"
 
 
-def texture_speed(setting: Setting) -> None:
-    """The texture stage on / off through the Inpainter, interleaved so both see the same machine load."""
-    img, m = _square(setting.side)
-    big, mb = _large(*setting.big)
-    default = Inpainter.from_pretrained("default", device="cpu")
-    off, on = FillOptions(), FillOptions(texture="patch")
-    runs = {f"{setting.side}x{setting.side}": (img, m, setting.repeats(3)),
-            f"{_label(*setting.big)} two holes (crop)": (big, mb, setting.repeats(2))}  # fmt: skip
-    for name, (x, mask, repeats) in runs.items():
-        default.fill(x, mask, on)  # warm-up
-        rounds = []
-        for _ in range(repeats):
-            a = default.fill(x, mask, off).timings["total"]
-            r = default.fill(x, mask, on)
-            rounds.append((a, r.timings["total"], r.timings.get("texture", 0.0)))
-        t_off, t_on, t_tex = (statistics.median(v[i] for v in rounds) for i in range(3))
-        ratio = statistics.median(v[1] / v[0] for v in rounds)
-        print(
-            f"{name}: texture off p50 {t_off:.3f}s, texture='patch' p50 {t_on:.3f}s (stage {t_tex:.3f}s), "
-            f"on/off per-round ratio median {ratio:.1f}x, {repeats} rounds"
-        )
-
-
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--texture", action="store_true", help="only the texture stage on / off")
     ap.add_argument("--smoke", action="store_true", help="256x256 and 640x480, one round each (seconds)")
     args = ap.parse_args()
     chosen = Setting(side=256, big=(480, 640), few=True) if args.smoke else Setting()
-    texture_speed(chosen) if args.texture else main(chosen)
+    main(chosen)

@@ -9,7 +9,7 @@ fails. Groups of cases:
 * cut-off headers and bodies of every format and mode, random byte mutations of images and masks, and
   decompression bombs (headers that claim billions of pixels, a JPEG that claims 100 MP in 400 bytes);
 * hostile options: ``strategy=resize, process_size=8192`` and ``strategy=original`` on a 10000x10000 upload
-  (refused from the header, 413), large grow / feather / texture, unknown fields and query options (422);
+  (refused from the header, 413), large grow / feather / detail, unknown fields and query options (422);
 * protocol: HEAD, a cross-scheme Origin, a foreign Host, and bodies that stop arriving (408, connection closed).
 
     python3 benchmarks/web_fuzz.py [--count 1500] [--seed 0] [--smoke]
@@ -240,7 +240,7 @@ def hostile_cases(rgb: np.ndarray, mask: np.ndarray, *, large: bool = True) -> l
     for fields, query in unknown:
         out.append(Case(f"unknown {fields or query}", image, good_mask, "hostile options", fields, query,
                         expect=frozenset({422})))  # fmt: skip
-    for name, value in (("process_size", "99999"), ("grow", "-1"), ("texture", "magic"), ("output", "gif")):
+    for name, value in (("process_size", "99999"), ("grow", "-1"), ("detail", "2"), ("output", "gif")):
         out.append(Case(f"bad {name}={value}", image, good_mask, "hostile options", {name: value},
                         expect=frozenset({422})))  # fmt: skip
     return out

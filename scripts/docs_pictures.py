@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 QUALITY = "python3 benchmarks/quality.py --num 30 --methods default,pushpull,telea,ns,biharmonic,patchmatch"
 QUALITY_V2 = (
     "python3 benchmarks/quality.py --data data/corpus_v2/val --num 30 --methods "
-    "default,default:texture=patch,pushpull,pushpull:texture=patch,telea,ns,biharmonic,patchmatch "
+    "default,default:detail=0,pushpull,telea,ns,biharmonic,patchmatch "
     "--out benchmarks/results/quality_v2 --work runs/quality_v2"
 )
 CURVES = "python3 benchmarks/training_curves.py {out} RUN_DIR[=label] ... (the runs are named in MODEL_CARD.md)"

@@ -134,7 +134,7 @@ def test_prints_what_it_wrote_and_explains_the_fill(
     assert said[0].endswith(f"with model {tiny_export} (strategy original, 1 window)")
     assert str(explained) in said[1]
     summary = json.loads((explained / "explain.json").read_text())
-    assert [s["name"] for s in summary["stages"]] == ["prefill", "network", "composite"]  # detail 0: no completion
+    assert [s["name"] for s in summary["stages"]] == ["completion", "composite"]  # detail 1: no network run
     assert set(summary["layers"]) == {"sources", "confidence"}
     assert summary["model"] == str(tiny_export) and summary["output"] == str(out)
     for entry in [*summary["stages"], *summary["layers"].values()]:

@@ -184,7 +184,7 @@ def test_openapi_documents_the_inpaint_form(client: TestClient) -> None:
     op = spec["paths"]["/api/v1/inpaint"]["post"]
     ref = op["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].split("/")[-1]
     fields = spec["components"]["schemas"][ref]["properties"]
-    # The form is the two files plus every fill option (strategy, process_size, grow, feather, margin, texture).
+    # The form is the two files plus every fill option (strategy, process_size, grow, feather, margin, detail).
     assert set(fields) == {"image", "mask", "output", "job", "explain", *FillOptions.schema()}
     assert {"strategy", "process_size", "grow", "feather"} <= set(fields)
     assert {"200", "400", "413", "415", "422", "503"} <= set(op["responses"])

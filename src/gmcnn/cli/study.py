@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     make.add_argument("--protocol", choices=sorted(PROTOCOLS), help="protocol for --data")
     make.add_argument("--num", type=int, help="number of pairs (default: every case; with --data: 72)")
     make.add_argument("--a", required=True, metavar="METHOD", help="method A: NAME[:key=value,...], e.g. patchmatch")
-    make.add_argument("--b", required=True, metavar="METHOD", help="method B, e.g. default:texture=patch")
+    make.add_argument("--b", required=True, metavar="METHOD", help="method B, e.g. default:detail=0")
     make.add_argument("-o", "--out", required=True, help="the study folder to write")
     make.add_argument("--seed", type=int, default=0, help="seed of the case draw and the sides (default 0)")
     make.add_argument("--device", default="auto", help="device for models: auto, cpu, cuda (default auto)")
