@@ -35,6 +35,7 @@ from helpers.browser import (
     set_range,
     wait_fills,
 )
+from helpers.formats import png16
 from helpers.server import BackgroundServer
 from PIL import Image
 
@@ -314,6 +315,10 @@ def test_validation_at_open_uses_the_server_rules(page: Any, photo_file: Path, t
     expect(page.locator("#stage")).to_be_hidden()
     page.set_input_files("#file", str(tmp_path / "cut.png"))
     expect(status).to_contain_text("truncated")
+    expect(page.locator("#stage")).to_be_hidden()
+    (tmp_path / "deep.png").write_bytes(png16(2, 3))  # the browser shows 16-bit colour; a fill could not keep it
+    page.set_input_files("#file", str(tmp_path / "deep.png"))
+    expect(status).to_contain_text("convert it to 8 bits per channel")  # /api/v1/check's words, before any paint
     expect(page.locator("#stage")).to_be_hidden()
 
     photo.save(tmp_path / "scan.tif")  # the browser cannot show TIFF; the server can fill it

@@ -18,7 +18,7 @@ from PIL import Image
 
 from gmcnn.cli import main
 from gmcnn.data import corpus
-from gmcnn.data.corpus import Entry
+from gmcnn.data.manifest import Entry, validate_entries, write_manifest
 from gmcnn.errors import UserError
 
 needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is not installed")
@@ -80,7 +80,7 @@ def fixture_corpus(tmp_path: Path) -> tuple[Path, Path, list[Entry]]:
     cache.mkdir()
     _make_deb(cache, {e.path: d for e, d in zip(entries, (a, b, c), strict=True)})
     manifest = tmp_path / "manifest.csv"
-    corpus.write_manifest(entries, manifest)
+    write_manifest(entries, manifest)
     return manifest, cache, entries
 
 
@@ -130,7 +130,7 @@ def test_committed_manifest_meets_the_bar_and_is_split_by_scene():
 def test_manifest_roundtrip(tmp_path, fixture_corpus):
     _, _, entries = fixture_corpus
     path = tmp_path / "again.csv"
-    corpus.write_manifest(entries, path)
+    write_manifest(entries, path)
     assert sorted(corpus.read_manifest(path), key=str) == sorted(entries, key=str)
 
 
@@ -156,21 +156,21 @@ def test_invalid_row_is_rejected(fixture_corpus, change, message):
     _, _, entries = fixture_corpus
     bad = [dataclasses.replace(entries[0], **change), *entries[1:]]
     with pytest.raises(UserError, match=message):
-        corpus.validate_entries(bad)
+        validate_entries(bad)
 
 
 def test_duplicates_and_leaks_across_rows_are_rejected(fixture_corpus):
     _, _, (a, b, c) = fixture_corpus
     with pytest.raises(UserError, match="same sha256"):
-        corpus.validate_entries([a, dataclasses.replace(b, sha256=a.sha256), c])
+        validate_entries([a, dataclasses.replace(b, sha256=a.sha256), c])
     with pytest.raises(UserError, match="same name"):
-        corpus.validate_entries([a, dataclasses.replace(b, name=a.name), c])
+        validate_entries([a, dataclasses.replace(b, name=a.name), c])
     with pytest.raises(UserError, match="both train and val"):
-        corpus.validate_entries([a, dataclasses.replace(b, split="val"), c])
+        validate_entries([a, dataclasses.replace(b, split="val"), c])
     with pytest.raises(UserError, match="versions"):
-        corpus.validate_entries([a, dataclasses.replace(b, version="2"), c])
+        validate_entries([a, dataclasses.replace(b, version="2"), c])
     with pytest.raises(UserError, match="val split has no photos"):
-        corpus.validate_entries([a, b])
+        validate_entries([a, b])
 
 
 def test_manifest_with_wrong_columns_names_them(tmp_path):
@@ -205,7 +205,7 @@ def test_build_writes_splits_and_verify_accepts(tmp_path, fixture_corpus, no_apt
 @needs_dpkg
 def test_changed_file_fails_naming_package_and_path(tmp_path, fixture_corpus, no_apt):
     manifest, cache, (a, b, c) = fixture_corpus
-    corpus.write_manifest([a, dataclasses.replace(b, sha256="0" * 64), c], manifest)
+    write_manifest([a, dataclasses.replace(b, sha256="0" * 64), c], manifest)
     out = tmp_path / "corpus"
     with pytest.raises(UserError, match=rf"{FAKE_PKG} .*{b.path} changed"):
         corpus.build(out, manifest=manifest, cache=cache)
@@ -217,17 +217,17 @@ def test_missing_file_fails_and_keeps_the_old_corpus(tmp_path, fixture_corpus, n
     manifest, cache, (a, b, c) = fixture_corpus
     out = tmp_path / "corpus"
     corpus.build(out, manifest=manifest, cache=cache)
-    corpus.write_manifest([a, b, c, dataclasses.replace(c, name="d.png", path="usr/d.png", sha256="1" * 64)], manifest)
+    write_manifest([a, b, c, dataclasses.replace(c, name="d.png", path="usr/d.png", sha256="1" * 64)], manifest)
     with pytest.raises(UserError, match=r"usr/d.png is missing from the package"):
         corpus.build(out, manifest=manifest, cache=cache)
-    corpus.write_manifest([a, b, c], manifest)
+    write_manifest([a, b, c], manifest)
     corpus.verify(out, manifest=manifest)
 
 
 @needs_dpkg
 def test_missing_package_version_says_what_apt_offers(tmp_path, fixture_corpus, no_apt):
     manifest, cache, entries = fixture_corpus
-    corpus.write_manifest([dataclasses.replace(e, version="7.7-1") for e in entries], manifest)
+    write_manifest([dataclasses.replace(e, version="7.7-1") for e in entries], manifest)
     with pytest.raises(UserError, match=rf"expects {FAKE_PKG} 7.7-1, apt offers 9.9-1"):
         corpus.build(tmp_path / "corpus", manifest=manifest, cache=cache)
 
@@ -272,7 +272,7 @@ def test_interrupted_build_resumes_without_the_finished_packages(tmp_path, fixtu
     other = "ukui-wallpapers"  # a second package (fetched after mate-backgrounds), at a version Debian lacks
     d_bytes = _png(4)
     d = _entry("d.png", d_bytes, package=other, path="usr/share/backgrounds/d.png")
-    corpus.write_manifest([a, b, c, d], manifest)
+    write_manifest([a, b, c, d], manifest)
     out = tmp_path / "corpus"
     with pytest.raises(UserError, match=f"expects {other} {FAKE_VERSION}"):  # "the network went away"
         corpus.build(out, manifest=manifest, cache=cache)
@@ -319,7 +319,7 @@ def test_build_reads_archive_members_and_writes_opaque_crops(tmp_path, no_apt):
     cache.mkdir()
     _make_deb(cache, {rows[0].path: photo, rows[1].path: stamp, "usr/share/tex.pk3": pk3.getvalue()})
     manifest = tmp_path / "m.csv"
-    corpus.write_manifest(rows, manifest)
+    write_manifest(rows, manifest)
     out = tmp_path / "corpus"
     corpus.build(out, manifest=manifest, cache=cache)
     assert (out / "textures" / "train" / "t.png").read_bytes() == texture
@@ -362,7 +362,7 @@ def test_real_build_of_a_small_package_downloads_once_then_works_offline(tmp_pat
         rows[0] = dataclasses.replace(rows[0], split="val")
         rows = [dataclasses.replace(e, split="val") if e.scene == rows[0].scene else e for e in rows]
     manifest = tmp_path / "small.csv"
-    corpus.write_manifest(rows, manifest)
+    write_manifest(rows, manifest)
     out = tmp_path / "corpus"
     try:
         report = corpus.build(out, manifest=manifest)

@@ -12,6 +12,7 @@ from PIL import Image
 
 from gmcnn.data import corpus
 from gmcnn.data.corpus_cache import PHOTO_SHORT, CorpusCache, ensure_cache
+from gmcnn.data.manifest import write_manifest
 from gmcnn.errors import UserError
 
 
@@ -49,7 +50,7 @@ def test_cache_is_reused_and_rebuilt_when_the_manifest_changes(small_corpus: Pat
     ensure_cache(small_corpus, progress=False)
     assert not ensure_cache(small_corpus, progress=False).rebuilt
     entries = [e for e in corpus.read_manifest(small_corpus / "manifest.csv") if e.name != "tex.png"]
-    corpus.write_manifest(entries, small_corpus / "manifest.csv")
+    write_manifest(entries, small_corpus / "manifest.csv")
     with pytest.raises(UserError, match="for another manifest"):
         CorpusCache(small_corpus)
     info = ensure_cache(small_corpus, progress=False)

@@ -128,3 +128,16 @@ def test_writers_convert_what_they_cannot_store() -> None:
     deep = Image.fromarray(np.full((4, 4), 257 * 9, np.uint16))
     assert Image.open(io.BytesIO(encode_image(deep, "JPEG"))).mode == "L"
     assert Image.open(io.BytesIO(encode_image(deep, "PNG"))).mode == "I;16"
+
+
+def test_a_mangled_later_directory_is_damage_not_a_crash() -> None:
+    """Counting a TIFF's pages reads every directory; one without dimensions raised TypeError (a 500)."""
+    buf = io.BytesIO()
+    Image.new("1", (48, 40), 1).save(buf, "TIFF", compression="group4")
+    data = bytearray(buf.getvalue())
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    next_at = ifd + 2 + 12 * struct.unpack_from("<H", data, ifd)[0]
+    struct.pack_into("<I", data, next_at, len(data))  # a second directory: compression only, no size
+    data += struct.pack("<HHHII", 1, 259, 3, 1, 1) + struct.pack("<I", 0)
+    with pytest.raises(UserError, match="damaged or truncated .*Missing dimensions"):
+        read_header(bytes(data))

@@ -7,14 +7,18 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Annotated
 
 import numpy as np
+from fastapi import APIRouter, Depends, FastAPI, Form
 from fastapi.testclient import TestClient
 from helpers.web import assert_error, encode, hole, local, post, wait_until
+from pydantic import BaseModel
 
 from gmcnn import Inpainter
 from gmcnn.web import create_app
-from gmcnn.web.middleware import same_origin
+from gmcnn.web.errors import install_error_handlers
+from gmcnn.web.middleware import refuse_unknown_fields, same_origin
 
 
 def test_too_large_upload_by_content_length(inpainter: Inpainter, picture: np.ndarray) -> None:
@@ -157,3 +161,38 @@ def test_a_stalled_body_gets_408_and_its_connection_closed(inpainter: Inpainter)
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+class _Options(BaseModel):
+    grow: int = 0
+    feather: int = 0
+
+
+def _strategy(strategy: Annotated[str, Form()] = "auto") -> str:
+    return strategy
+
+
+_declared = APIRouter(dependencies=[Depends(refuse_unknown_fields)])
+
+
+@_declared.post("/dep")
+def _dep(s: Annotated[str, Depends(_strategy)], size: int = 1) -> dict[str, object]:
+    return {"strategy": s, "size": size}
+
+
+@_declared.post("/model")
+def _model(options: Annotated[_Options, Form()]) -> dict[str, int]:
+    return options.model_dump()
+
+
+def test_the_refusal_reads_fields_declared_in_dependencies_and_form_models() -> None:
+    """Generic over how a route declares its fields: a dependency's Form parameters, or a Form model."""
+    app = FastAPI()
+    app.include_router(_declared)
+    install_error_handlers(app)
+    with local(app) as c:
+        assert c.post("/dep?size=2", data={"strategy": "crop"}).json() == {"strategy": "crop", "size": 2}
+        assert_error(c.post("/dep", data={"strategy": "crop", "grow": "1"}), 422, "form field 'grow'")
+        assert_error(c.post("/dep?sise=2", data={"strategy": "crop"}), 422, "query parameter 'sise'")
+        assert c.post("/model", data={"grow": "3"}).json() == {"grow": 3, "feather": 0}
+        assert_error(c.post("/model", data={"grow": "3", "strategy": "crop"}), 422, "form field 'strategy'")

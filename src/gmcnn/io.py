@@ -88,7 +88,12 @@ def _open_header(fp: Any, name: str, max_pixels: int) -> Image.Image:
         )
     if w <= 0 or h <= 0:
         raise UserError(f"{name} is empty ({w}x{h})")
-    _check_faithful(img, name, fp)
+    try:
+        _check_faithful(img, name, fp)
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001  counting frames reads every IFD / chunk: a mangled one fails here
+        raise UserError(f"{name} is damaged or truncated ({type(exc).__name__}: {exc})") from None
     return img
 
 

@@ -19,19 +19,19 @@ def write_corpus(root: Path, images: dict[str, tuple[str, str, np.ndarray]]) -> 
 
     from PIL import Image
 
-    from gmcnn.data import corpus
+    from gmcnn.data.manifest import Entry, write_manifest
 
     entries = []
     for name, (kind, split, pixels) in images.items():
         buf = io.BytesIO()
         Image.fromarray(pixels).save(buf, format="PNG")
         data = buf.getvalue()
-        e = corpus.Entry(name=name, package="mate-backgrounds", version="0.0~test-1", path=f"usr/{name}", member="",
+        e = Entry(name=name, package="mate-backgrounds", version="0.0~test-1", path=f"usr/{name}", member="",
                          sha256=hashlib.sha256(data).hexdigest(), width=pixels.shape[1], height=pixels.shape[0],
                          crop="", crop_sha256="", licence="GPL-2+", kind=kind, scene=name.split(".")[0],
                          split=split)  # fmt: skip
         (root / e.relpath).parent.mkdir(parents=True, exist_ok=True)
         (root / e.relpath).write_bytes(data)
         entries.append(e)
-    corpus.write_manifest(entries, root / "manifest.csv")
+    write_manifest(entries, root / "manifest.csv")
     return root

@@ -203,7 +203,9 @@ def _solve(
     for level in range(len(pyramid) - 1, -1, -1):
         c, k, g = pyramid[level]
         new_targets = _targets(k, s.patch)
-        valid = _valid_sources(k, s.patch)
+        # a searched level's sources are whole known patches; a copied-only level needs just a known pixel
+        # (snapping to whole patches there would pile neighbours onto one pixel: streaks across the fill)
+        valid = _valid_sources(k, s.patch if level >= skip else 1)
         if not valid.any():
             return None
         snap = ps.nearest_valid(valid)

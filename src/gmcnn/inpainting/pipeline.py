@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from gmcnn.errors import UserError
+from gmcnn.errors import EMPTY_MASK, UserError
 from gmcnn.inpainting import image as P
 from gmcnn.inpainting.backends import NetInput, Runner, build_runner
 from gmcnn.inpainting.explain import ExplainCanvas
@@ -220,7 +220,7 @@ class Inpainter:
         """Run a prepared fill: every window (or the batch's prediction for the only one), then merge."""
         result, plan, user = job.result, job.plan, job.user
         if not plan.windows:
-            warnings.warn("the mask is empty (no pixel to fill); returning the image unchanged", stacklevel=3)
+            warnings.warn(f"{EMPTY_MASK}; returning the image unchanged", stacklevel=3)
             result.image = job.image.copy()
             result.timings["total"] = time.perf_counter() - job.start
             return result

@@ -67,6 +67,7 @@ export function step(delta) {
 
 export function wireExplain() {
   for (const b of el.explainBar.querySelectorAll("[data-layer]")) b.addEventListener("click", () => showLayer(b.dataset.layer));
+  el.explainClose.addEventListener("click", reset);
   el.stagePrev.addEventListener("click", () => step(-1));
   el.stageNext.addEventListener("click", () => step(1));
 }

@@ -17,7 +17,7 @@ export const el = Object.fromEntries(
     "download-mask", "help-button", "more-button", "more-menu", "panel", "panel-toggle", "options",
     "options-advanced", "advanced", "strategy-hint", "fact-size", "fact-hole", "fact-zoom", "fact-exact", "lossless",
     "lossless-row", "warning", "model", "model-select", "model-download", "model-get", "model-progress", "explain",
-    "explain-hint", "explain-bar", "stage-stepper", "stage-prev", "stage-name", "stage-next", "layer-about",
+    "explain-hint", "explain-bar", "explain-close", "stage-stepper", "stage-prev", "stage-name", "stage-next", "layer-about",
   ].map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), $(id)]),
 );
 export const ctx = el.mask.getContext("2d", { willReadFrequently: true });
