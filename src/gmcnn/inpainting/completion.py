@@ -33,7 +33,7 @@ import numpy as np
 from gmcnn.errors import UserError
 from gmcnn.inpainting.image import resize_mask, resize_rgb
 
-MAX_SIDE: Final = 768  # the largest window side completed at full size
+MAX_SIDE: Final = 512  # the largest window side completed at full size
 PATCH_RADIUS: Final = 3  # pypatchmatch's patch_size: 7 x 7 patches (its default, and the baseline's)
 SOURCE_PASSES: Final = 4  # PatchMatch passes of the sources search (explain only)
 
