@@ -50,17 +50,14 @@ def test_three_layers_from_one_fill(
     assert buttons.evaluate_all("bs => bs.map(b => b.textContent)") == ["Stages", "Sources", "Confidence", "Result"]
 
     stage = page.locator("#stage-name")
-    expect(stage).to_contain_text("3/3 composite")  # detail 0: pre-fill -> network -> composite
+    expect(stage).to_contain_text("2/2 composite")  # the default, full detail: completion -> composite
     assert shown_layer(page) == ("stage_composite.png", W)
     press(page, "#stage-prev")
-    expect(stage).to_contain_text("2/3 network")
+    expect(stage).to_contain_text("1/2 completion")
     expect(stage).to_contain_text(" s")  # its time
-    assert shown_layer(page) == ("stage_network.png", W)
-    expect(page.locator("#layer-about")).to_contain_text("Network")
-    press(page, "#stage-prev")
-    expect(stage).to_contain_text("1/3 prefill")
+    assert shown_layer(page) == ("stage_completion.png", W)
+    expect(page.locator("#layer-about")).to_contain_text("patches of the photo")
     expect(page.locator("#stage-prev")).to_be_disabled()
-    assert shown_layer(page) == ("stage_prefill.png", W)
 
     press(page, "[data-layer=sources]")
     assert shown_layer(page) == ("sources.png", W)
@@ -74,11 +71,9 @@ def test_three_layers_from_one_fill(
 
     if device == "page":  # , and . step through the stages from the keyboard too
         page.keyboard.press(".")
-        expect(stage).to_contain_text("2/3 network")
-        page.keyboard.press(".")
-        expect(stage).to_contain_text("3/3 composite")
+        expect(stage).to_contain_text("2/2 composite")
         page.keyboard.press(",")
-        expect(stage).to_contain_text("2/3 network")
+        expect(stage).to_contain_text("1/2 completion")
     if device == "page":
         press(page, "#explain-close")  # the bar can be closed: the view is the result again
     else:

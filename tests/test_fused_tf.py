@@ -33,7 +33,9 @@ def test_fused_fp32_equals_gmcnntf():
             ref = net(image, mask)
             ours = FusedGMCNNTF(net).eval()(image, mask)
         assert ref.std() > 0.05
-        assert torch.allclose(ours, ref, atol=1e-5), (cnum, (ours - ref).abs().max())
+        # The fused path sums the same products in another order; with weights x6 the float32 rounding
+        # reaches ~2e-5 on some CPUs (AMD EPYC). 1e-4 is still 80x below one 8-bit level (2/255).
+        assert torch.allclose(ours, ref, atol=1e-4), (cnum, (ours - ref).abs().max())
 
 
 def test_fused_bf16_is_close():

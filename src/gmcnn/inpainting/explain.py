@@ -28,7 +28,8 @@ ABOUT = {
     "prefill": "Pre-fill: the hole filled smoothly from its border (push-pull), the kind of start the network "
     "works from.",
     "network": "Network: GMCNN's own fill, plausible structure and colour but smooth, without fine texture.",
-    "completion": "Completion: patches of the photo copied into the network's fill, as much as Detail asks for.",
+    "completion": "Completion: the hole rebuilt from patches of the photo (PatchMatch); below full Detail, blended "
+    "with the network's smooth fill.",
     "composite": "Composite: the result, the fill blended into the photo; pixels outside the hole stay as they were.",
     "sources": "Sources: every place in the photo has its own colour, and each copied hole pixel takes the colour "
     "of the place it was copied from; grey means not copied (the network's smooth fill).",
