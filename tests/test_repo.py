@@ -18,9 +18,6 @@ MAX_FILE_BYTES = 1_000_000
 ALLOWED_LARGE = {"src/gmcnn/weights/default/generator.safetensors"}
 TREE_BUDGET_BYTES = 8_000_000
 PICTURES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
-# TEMPORARY (issue 24): link targets another helper's branch is about to add (repository path -> helper).
-# Remove an entry when its file is on main.
-PENDING_TARGETS = {"benchmarks/results/web/fuzz.md": "robust", "benchmarks/results/web/memory.md": "robust"}
 # [text](target), ![alt](target) and <img src="target">; the target ends at whitespace or the closing bracket.
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)|<img\b[^>]*\bsrc=\"([^\"]+)\"")
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
@@ -62,8 +59,7 @@ def test_relative_links_resolve(doc: str) -> None:
     for target in relative_links((ROOT / doc).read_text(encoding="utf-8")):
         path = unquote(target.split("#")[0].split("?")[0])
         resolved = (base / path).resolve()
-        pending = resolved.is_relative_to(ROOT) and resolved.relative_to(ROOT).as_posix() in PENDING_TARGETS
-        if path and not resolved.exists() and not pending:
+        if path and not resolved.exists():
             missing.append(target)
     assert not missing, f"{doc} links to files that are not there: {missing}"
 

@@ -18,18 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.relative_to(ROOT).as_posix() for p in [*ROOT.glob("benchmarks/*.py"), *ROOT.glob("scripts/**/*.py")])
 BENCHMARKS = [s for s in SCRIPTS if s.startswith("benchmarks/")]
 
-# TEMPORARY (issue 24): scripts whose owners add the flags in their own branches. Remove an entry when its
-# script has them; the test then runs it like every other.
-HELP_PENDING = {
-    "benchmarks/training_curves.py": "train",
-    "benchmarks/validate_checkpoints.py": "train",
-}
-SMOKE_PENDING = {
-    **HELP_PENDING,
-    "benchmarks/overfit_check.py": "train",
-    "benchmarks/train_step_speed.py": "train",
-    "scripts/ship_default.py": "train",
-}
 # Smoke runs that take a few seconds; every other one loads or trains a model, or starts processes: slow.
 QUICK_SMOKE = {"benchmarks/jpeg_drift.py", "benchmarks/tf_parity.py"}
 
@@ -64,21 +52,17 @@ def test_scripts_are_found() -> None:
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_help_prints_usage_and_runs_nothing(script: str, tmp_path: Path) -> None:
-    if script in HELP_PENDING:
-        pytest.skip(f"temporary: helper {HELP_PENDING[script]!r} adds --help to {script}")
     before = committed_files()
     done = run_script(script, "--help", tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("usage:"), done.stdout[:500]
-    assert "--smoke" in done.stdout or script in SMOKE_PENDING, f"{script} has no --smoke"
+    assert "--smoke" in done.stdout, f"{script} has no --smoke"
     assert not list(tmp_path.iterdir()), "--help wrote files"
     assert committed_files() == before, "--help changed a committed file"
 
 
 @pytest.mark.parametrize("script", smoke_params())
 def test_smoke_runs_the_smallest_setting_into_a_temp_folder(script: str, tmp_path: Path) -> None:
-    if script in SMOKE_PENDING:
-        pytest.skip(f"temporary: helper {SMOKE_PENDING[script]!r} adds --smoke to {script}")
     before = committed_files()
     done = run_script(script, "--smoke", tmp_path, timeout=850)
     assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-3000:])

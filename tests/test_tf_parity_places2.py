@@ -49,7 +49,7 @@ def test_places2_release_fills_a_512x680_photo_within_one_level_of_tensorflow(tm
     inpainter = Inpainter.from_pretrained(folder, device="cpu", precision="fp32")
     assert inpainter.name == "official-places2-512x680-free"  # recognised by its folder name
     photo, mask = Image.open(FIXTURE / "photo.png"), Image.open(FIXTURE / "mask.png")
-    result = inpainter.fill(photo, mask, FillOptions(detail=0))  # the default plan, the network's own fill (no completion stage)
+    result = inpainter.fill(photo, mask, FillOptions(detail=0))  # the default plan; the network's own fill
     assert (result.plan.strategy, result.plan.process_size) == ("original", 680)  # the release's own size
 
     ours = np.asarray(result.image).astype(int)

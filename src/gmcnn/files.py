@@ -13,7 +13,11 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
     """Call ``write(tmp_path)`` then rename onto ``path``: readers never see a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        # the error would name the hidden temporary file; the user asked for ``path``
+        raise type(error)(error.errno, f"cannot write {path}: {error.strerror} (in {path.parent})") from None
     os.close(fd)
     try:
         write(Path(tmp))

@@ -88,7 +88,7 @@ def _parse_value(key: str, text: str, schema: dict[str, Any]) -> Any:
 
 
 def parse_spec(spec: str) -> MethodSpec:
-    """``"default:texture=patch,grow=2"`` -> ``MethodSpec("default", {"texture": "patch", "grow": 2})``.
+    """``"default:detail=0.5,grow=2"`` -> ``MethodSpec("default", {"detail": 0.5, "grow": 2})``.
 
     Raises:
         UserError: an empty name, an item that is not ``key=value``, a key that is not a FillOptions field
