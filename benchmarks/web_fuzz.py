@@ -226,14 +226,16 @@ def hostile_cases(rgb: np.ndarray, mask: np.ndarray, *, large: bool = True) -> l
     out: list[Case] = []
     if large:
         huge, huge_mask = _flat_png(10000), _mask(10000, [(3000, 2500, 120, 200), (6600, 5000, 80, 80)])
-        for fields in ({"strategy": "resize", "process_size": "8192"}, {"strategy": "original"},
-                       {"strategy": "resize", "process_size": "4096", "texture": "patch"}):  # fmt: skip
+        # detail 0 or 0.5: the network runs (at full detail it does not, and its memory is not counted)
+        for fields in ({"strategy": "resize", "process_size": "8192", "detail": "0"},
+                       {"strategy": "original", "detail": "0"},
+                       {"strategy": "resize", "process_size": "4096", "detail": "0.5"}):  # fmt: skip
             out.append(
                 Case(f"10000x10000 {fields}", huge, huge_mask, "hostile options", fields, expect=frozenset({413}))
             )
         out.append(Case("10000x10000 crop (fits)", huge, huge_mask, "hostile options", expect=frozenset({200})))
         mid, mid_mask = _flat_png(2000), _mask(2000, [(600, 700, 200, 300)])
-        for fields in ({"grow": "128", "feather": "128"}, {"texture": "patch"},
+        for fields in ({"grow": "128", "feather": "128"}, {"detail": "0.5"},
                        {"strategy": "resize", "process_size": "8192"}):  # fmt: skip
             out.append(Case(f"2000x2000 {fields}", mid, mid_mask, "hostile options", fields, expect=frozenset({200})))
     unknown = [({"strenght": "3"}, ""), ({}, "?grow=4"), ({}, "?strategy=crop&debug=1"), ({"Grow": "2"}, "")]

@@ -19,7 +19,7 @@ def _total(h: int, w: int, options: FillOptions, plan: object = None) -> int:
 
 
 def test_resize_at_8192_on_100_mp_counts_the_network_at_8192() -> None:
-    options = FillOptions(strategy="resize", process_size=8192)
+    options = FillOptions(strategy="resize", process_size=8192, detail=0)  # the network's own fill
     network = estimate_memory_bytes(CONFIG, 8192, 8192, precision="fp32", runtime="eager")
     estimate = fill_memory(10000, 10000, provisional_plan(10000, 10000, options, 512), options, config=CONFIG,
                            runtime="eager", precision="fp32")  # fmt: skip
@@ -29,16 +29,26 @@ def test_resize_at_8192_on_100_mp_counts_the_network_at_8192() -> None:
 
 def test_every_option_costs_what_it_holds() -> None:
     h = w = 4000
-    base = _total(h, w, FillOptions(strategy="original"))
-    assert _total(h, w, FillOptions(strategy="original", grow=8)) > base
-    assert _total(h, w, FillOptions(strategy="original", feather=8)) > base
-    assert _total(h, w, FillOptions(strategy="original", detail=0.5)) > _total(
-        h, w, FillOptions(strategy="original", detail=0.0)
-    )
-    assert _total(h, w, FillOptions(strategy="resize", process_size=1024)) < base
-    assert _total(h, w, FillOptions(strategy="resize", process_size=2048)) > _total(
-        h, w, FillOptions(strategy="resize", process_size=1024)
-    )
+    base = _total(h, w, FillOptions(strategy="original", detail=0))  # the network at full resolution
+    assert _total(h, w, FillOptions(strategy="original", detail=0, grow=8)) > base
+    assert _total(h, w, FillOptions(strategy="original", detail=0, feather=8)) > base
+    assert _total(h, w, FillOptions(strategy="original", detail=0.5)) > base  # the network and the completion
+    assert _total(h, w, FillOptions(strategy="resize", process_size=1024, detail=0)) < base
+    smooth = _total(h, w, FillOptions(strategy="resize", process_size=2048, detail=0))
+    assert smooth > _total(h, w, FillOptions(strategy="resize", process_size=1024, detail=0))
+
+
+def test_the_network_counts_only_when_it_runs() -> None:
+    plan = provisional_plan(4000, 4000, FillOptions(strategy="original"), 512)
+
+    def network(**options: object) -> int:
+        chosen = FillOptions(strategy="original", **options)  # type: ignore[arg-type]
+        return fill_memory(4000, 4000, plan, chosen, config=CONFIG, runtime="eager", precision="fp32").parts["network"]
+
+    assert network() == 0  # full detail: the completion stage is the whole fill
+    expected = estimate_memory_bytes(CONFIG, 4000, 4000, precision="fp32", runtime="eager")
+    assert network(detail=0.99) >= expected and network(detail=0) >= expected
+    assert network(feather=4) >= expected  # the feather band blends the network's prediction
 
 
 def test_crop_counts_its_largest_window_from_the_plan() -> None:
@@ -67,4 +77,5 @@ def test_an_unset_process_size_is_the_models_own() -> None:
     options = FillOptions(strategy="resize")
     assert options.process_size is None
     assert provisional_plan(3000, 4000, options, 680).scale_to == 680
-    assert _total(3000, 4000, options) < _total(3000, 4000, FillOptions(strategy="resize", process_size=2048))
+    smooth = FillOptions(strategy="resize", detail=0)
+    assert _total(3000, 4000, smooth) < _total(3000, 4000, FillOptions(strategy="resize", process_size=2048, detail=0))

@@ -118,7 +118,12 @@ def test_original_refuses_what_does_not_fit(inpainter: Inpainter, monkeypatch: p
     monkeypatch.setattr(backends, "available_memory_bytes", lambda: 1000)
     img = np.zeros((64, 64, 3), np.uint8)
     with pytest.raises(UserError, match=r"needs about .* GiB but only .* free; use strategy='crop'"):
-        inpainter(img, _mask(64, 64), strategy="original")
+        inpainter(img, _mask(64, 64), strategy="original", detail=0)
+    with pytest.raises(UserError, match=r"needs about"):
+        inpainter(img, _mask(64, 64), strategy="original", feather=2)  # the band blends the network's prediction
+    # full detail without a feather band: the network does not run, so its memory is not a reason to refuse
+    out = inpainter(img, _mask(64, 64), strategy="original")
+    assert out.shape == img.shape
 
 
 def test_from_generator_and_unknown_names(photo: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

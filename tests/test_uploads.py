@@ -36,13 +36,13 @@ def test_headers_refuse_before_decoding_with_the_status_of_the_problem() -> None
 
 
 def test_a_fill_is_admitted_from_its_header_then_from_its_plan(inpainter: Inpainter) -> None:
-    """A 10000x10000 resize at 8192 is refused from the header; a crop reserves the image first and its
-    window when the plan is known."""
+    """A 10000x10000 resize at 8192 (the network's own fill, detail 0) is refused from the header; a crop
+    reserves the image first and its window when the plan is known."""
     head = U.header(_png(np.zeros((8, 8), np.uint8)), "image", 10**9)
     huge = type(head)(head.format, 10000, 10000, head.mode)
     budget, queue = MemoryBudget(3 * 2**30), ModelQueue(1)
     with pytest.raises(ApiError) as never:
-        U.admit_fill(budget, queue, inpainter, [huge], FillOptions(strategy="resize", process_size=8192))
+        U.admit_fill(budget, queue, inpainter, [huge], FillOptions(strategy="resize", process_size=8192, detail=0))
     assert never.value.status == 413 and never.value.detail["network_bytes"] > 0 and budget.used == 0
     image = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
     mask = np.zeros((300, 400), np.uint8)

@@ -108,8 +108,10 @@ def fill_memory(
         h, w = plan.window_size(box)
         padded_h = max(config.min_size, math.ceil(h / config.size_multiple) * config.size_multiple)
         padded_w = max(config.min_size, math.ceil(w / config.size_multiple) * config.size_multiple)
-        network = int(NETWORK_HEADROOM * estimate_memory_bytes(config, padded_h, padded_w, precision=precision,
-                                                               runtime=runtime))  # fmt: skip
+        network = 0  # at full detail without a feather band the network does not run
+        if options.uses_network:
+            network = int(NETWORK_HEADROOM * estimate_memory_bytes(config, padded_h, padded_w, precision=precision,
+                                                                   runtime=runtime))  # fmt: skip
         window = box.height * box.width * per_window
         if window + network > parts["window"] + parts["network"]:
             parts["window"], parts["network"] = window, network

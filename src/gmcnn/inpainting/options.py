@@ -137,6 +137,13 @@ class FillOptions:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @property
+    def uses_network(self) -> bool:
+        """Whether a fill with these options runs the network: below full detail (its fill is what ``detail``
+        blends from) or with a feather band (the band blends its prediction into the photo). At ``detail=1``
+        without feathering the completion stage is the whole fill."""
+        return self.detail < 1.0 or self.feather > 0
+
 
 def _type_name(f: dataclasses.Field[Any]) -> str:
     base = str(f.type).removesuffix(" | None")

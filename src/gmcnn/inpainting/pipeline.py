@@ -185,7 +185,7 @@ class Inpainter:
         jobs = [self._prepare(img, m, options or FillOptions(), False) for img, m in zip(images, masks, strict=True)]
         groups: dict[tuple[int, ...], list[tuple[_Job, NetInput]]] = {}
         for job in jobs:
-            if len(job.plan.windows) == 1 and _uses_network(job.result.options):
+            if len(job.plan.windows) == 1 and job.result.options.uses_network:
                 sl = job.plan.windows[0].slices()
                 net = self.runner.net_input(job.user.rgb[sl], job.hole[sl], job.plan.window_size(job.plan.windows[0]))
                 groups.setdefault(tuple(net.image.shape), []).append((job, net))
@@ -225,7 +225,7 @@ class Inpainter:
             result.image = job.image.copy()
             result.timings["total"] = time.perf_counter() - job.start
             return result
-        if plan.strategy == "original":
+        if plan.strategy == "original" and job.result.options.uses_network:
             self.runner.check_fits(*user.size)
         out = user.rgb.copy()
         for done, box in enumerate(plan.windows):
@@ -249,7 +249,7 @@ class Inpainter:
         rgb, hole, timings, canvas = job.user.rgb[sl], job.hole[sl], job.result.timings, job.canvas
         options = job.result.options
         pred = None  # (1, 3, h, w) in [-1, 1], float32: the network's fill of the window
-        if _uses_network(options):
+        if options.uses_network:
             if canvas is not None:
                 self._explain_prefill(canvas, sl, rgb, hole)
             t0 = time.perf_counter()
@@ -299,12 +299,6 @@ class Inpainter:
             return filled
         # the feather band (outside the hole) keeps the network's prediction to blend with
         return torch.where(torch.from_numpy(hole)[None, None], filled, coarse)
-
-
-def _uses_network(options: FillOptions) -> bool:
-    """The network's fill is used below full detail (it is what detail blends from) and by a feather band (the
-    band blends its prediction into the photo); at ``detail=1`` without feathering the completion is all."""
-    return options.detail < 1.0 or options.feather > 0
 
 
 def _paper_confidence(hole: np.ndarray) -> np.ndarray:
