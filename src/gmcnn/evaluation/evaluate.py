@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from gmcnn.evaluation import metrics, realism
 from gmcnn.evaluation.methods import DEFAULT_METHODS, Method, load_methods
@@ -172,8 +172,10 @@ def contact_sheet(rows: list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]], l
     gap, head = 4, 20
     sheet = Image.new("RGB", (len(titles) * (w + gap) - gap, head + len(rows) * (h + gap) - gap), "white")
     draw = ImageDraw.Draw(sheet)
+    # Pillow's bitmap font: its scalable default (Pillow >= 10.1) has no ':' glyph, and method specs have one
+    font = getattr(ImageFont, "load_default_imagefont", ImageFont.load_default)()
     for col, title in enumerate(titles):
-        draw.text((col * (w + gap) + 4, 4), title, fill="black")
+        draw.text((col * (w + gap) + 4, 4), title, fill="black", font=font)
     for r, (masked, target, fills) in enumerate(rows):
         for col, tile in enumerate([masked, *fills, target]):
             sheet.paste(Image.fromarray(tile), (col * (w + gap), head + r * (h + gap)))
