@@ -82,6 +82,8 @@ def test_a_release_downloads_with_progress(page: Any, photo_file: Path) -> None:
     picker = page.locator("#model-select")
     expect(picker.locator(f"option[value={TF_NAME}]")).to_contain_text("download")
     open_photo(page, photo_file)
+    detail = page.locator("label[for=opt-detail] output")
+    expect(detail).to_have_text("full texture")  # the embedded model's own detail (its contract)
     pick(page, TF_NAME)
     get = page.locator("#model-get")
     expect(get).to_be_visible()  # not there yet: offered, never fetched unasked
@@ -90,5 +92,7 @@ def test_a_release_downloads_with_progress(page: Any, photo_file: Path) -> None:
     expect(page.locator("#status")).to_contain_text(f"Now filling with {TF_NAME}", timeout=60_000)
     expect(page.locator("#model-download")).to_be_hidden()
     expect(picker.locator(f"option[value={TF_NAME}]")).not_to_contain_text("download")
+    expect(detail).to_have_text("smooth")  # an official release fills as the official code does
     fill_once(page, 1)
     expect(page.locator("#status")).to_contain_text(f"Filled by model {TF_NAME}")
+    assert float(sent(page, "/api/v1/inpaint")[-1]["detail"]) == 0

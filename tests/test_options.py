@@ -12,6 +12,7 @@ import pytest
 from gmcnn.cli.inpaint import add_fill_arguments, fill_options
 from gmcnn.errors import UserError
 from gmcnn.inpainting.options import FillOptions
+from gmcnn.weights.contract import Contract
 
 
 def test_defaults_and_bounds_are_checked_on_construction() -> None:
@@ -35,7 +36,7 @@ def test_defaults_and_bounds_are_checked_on_construction() -> None:
 def test_schema_is_json_and_covers_every_field() -> None:
     schema = json.loads(json.dumps(FillOptions.schema()))
     assert list(schema) == [f.name for f in dataclasses.fields(FillOptions)]
-    assert schema["detail"]["default"] == 1.0  # the completion stage is on: what the blind study preferred
+    assert schema["detail"]["default"] is None and schema["detail"]["nullable"]  # the model's own
     for entry in schema.values():
         assert entry["type"] in ("string", "integer", "number") and entry["help"]
         assert ("choices" in entry) != ("minimum" in entry and "maximum" in entry)
@@ -89,3 +90,14 @@ def test_http_schema_and_page_schema_come_from_fill_options(inpainter: Any) -> N
     health = client.get("/api/v1/health").json()  # what the page reads its controls' bounds from
     assert health["options"] == json.loads(json.dumps(schema))
     assert health["defaults"] == {name: entry["default"] for name, entry in schema.items()}
+
+
+def test_options_left_to_the_model_come_from_its_contract() -> None:
+    embedded, official = Contract(), Contract(process_size=680, detail=0.0)
+    assert embedded.detail == 1.0  # the completion stage: what the blind study preferred
+    assert FillOptions().for_model(embedded) == FillOptions(process_size=512, detail=1.0)
+    assert FillOptions().for_model(official) == FillOptions(process_size=680, detail=0.0)
+    chosen = FillOptions(detail=0.5, process_size=256)
+    assert chosen.for_model(official) is chosen  # what the caller set stays
+    assert FillOptions().uses_network and not FillOptions(detail=1).uses_network  # unresolved counts as running
+    assert FillOptions(detail=1, feather=2).uses_network

@@ -4,8 +4,8 @@
 --photo``: ``tensorflow/test.py`` + ``GMCNNModel.evaluate``) made of ``photo.png`` (an official Places2 demo
 photo, 512x680) and ``mask.png`` with a cnum-32 generator whose weights come from a seed
 (``tests/helpers/release_weights.py``). The 50 MB checkpoint is not committed: the test writes it again from the
-seed, in a folder named like the release, then fills the photo with gmcnn's default plan at ``detail=0`` (the
-network's fill alone, as the official code returns it).
+seed, in a folder named like the release, then fills the photo with gmcnn's default options (for an official
+release: its own size, and ``detail=0``, the network's fill alone, as the official code returns it).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from helpers import release_weights
 from PIL import Image
 
-from gmcnn import FillOptions, Inpainter
+from gmcnn import Inpainter
 from gmcnn.weights.official_tf import load_official_tf
 
 FIXTURE = Path(__file__).parent / "fixtures" / "places2_parity"
@@ -49,7 +49,8 @@ def test_places2_release_fills_a_512x680_photo_within_one_level_of_tensorflow(tm
     inpainter = Inpainter.from_pretrained(folder, device="cpu", precision="fp32")
     assert inpainter.name == "official-places2-512x680-free"  # recognised by its folder name
     photo, mask = Image.open(FIXTURE / "photo.png"), Image.open(FIXTURE / "mask.png")
-    result = inpainter.fill(photo, mask, FillOptions(detail=0))  # the default plan; the network's own fill
+    result = inpainter.fill(photo, mask)  # the default options
+    assert result.options.detail == 0  # an official release fills as the official code does: no completion stage
     assert (result.plan.strategy, result.plan.process_size) == ("original", 680)  # the release's own size
 
     ours = np.asarray(result.image).astype(int)

@@ -111,7 +111,7 @@ def test_inpainter_feeds_bgr_and_returns_rgb():
     assert inpainter.contract.channel_order == "BGR"
     rgb_uint8 = np.round((image[0].flip(0).permute(1, 2, 0).numpy() + 1) * 127.5).astype(np.uint8)
     hole = mask[0, 0].numpy() > 0.5
-    out = inpainter(rgb_uint8, hole, strategy="original", detail=0)  # the network's fill, as the official code
+    out = inpainter(rgb_uint8, hole, strategy="original")  # detail 0 by default: the official code's fill
     assert np.array_equal(out[~hole], rgb_uint8[~hole])  # known pixels untouched
     expected = np.round((np.clip(reference[0][..., ::-1], -1, 1) + 1) * 127.5)  # TF's BGR output, flipped to RGB
     # Inputs were quantised to 8 bits here, so allow a couple of levels.

@@ -103,7 +103,8 @@ def fill_memory(
     parts = {"image": pixels * IMAGE_BYTES_PER_PIXEL, "regions": 0, "window": 0, "network": 0}
     if options.grow or options.feather:
         parts["regions"] = pixels * REGION_BYTES_PER_PIXEL
-    per_window = WINDOW_BYTES_PER_PIXEL + (DETAIL_BYTES_PER_PIXEL if options.detail > 0 else 0)
+    # detail None (not resolved with FillOptions.for_model) counts both stages: the costliest reading
+    per_window = WINDOW_BYTES_PER_PIXEL + (DETAIL_BYTES_PER_PIXEL if options.detail != 0 else 0)
     for box in plan.windows:
         h, w = plan.window_size(box)
         padded_h = max(config.min_size, math.ceil(h / config.size_multiple) * config.size_multiple)

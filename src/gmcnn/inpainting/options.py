@@ -53,8 +53,10 @@ class FillOptions:
             change too. With 0 only hole pixels change.
         margin: context around each hole for ``"crop"``, as a fraction of the hole's longer side.
         detail: how much real texture the completion stage puts into the fill (:mod:`gmcnn.inpainting.completion`):
-            1 (the default: what blind reviewers preferred) fills the hole with texture of the photo by
-            PatchMatch completion, 0 keeps the network's smooth fill, values between blend the two.
+            1 fills the hole with texture of the photo by PatchMatch completion, 0 keeps the network's own fill,
+            values between blend the two. ``None`` = the model's own (its contract's ``detail``): 1 for the
+            embedded model and exports (what blind reviewers preferred to its network's fill), 0 for the
+            official releases, which fill as the official code does.
     """
 
     strategy: str = _option(
@@ -88,9 +90,10 @@ class FillOptions:
         label="Crop margin",
         advanced=True,
     )
-    detail: float = _option(
-        1.0,
-        "how detailed the fill is: 0 = smooth, 1 = full texture copied from the photo",
+    detail: float | None = _option(
+        None,
+        "how detailed the fill is: 0 = the network's smooth fill, 1 = full texture copied from the photo "
+        "(empty = the model's own: 1 for the embedded model, 0 for the official releases)",
         minimum=0.0,
         maximum=1.0,
         label="Detail",
@@ -137,12 +140,20 @@ class FillOptions:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def for_model(self, contract: Any) -> FillOptions:
+        """These options with every option left to the model (``None``) set from ``contract``'s field of the
+        same name (``process_size``, ``detail``): what a fill with this model runs."""
+        own = {f.name: getattr(contract, f.name) for f in dataclasses.fields(self)
+               if getattr(self, f.name) is None and hasattr(contract, f.name)}  # fmt: skip
+        return dataclasses.replace(self, **own) if own else self
+
     @property
     def uses_network(self) -> bool:
         """Whether a fill with these options runs the network: below full detail (its fill is what ``detail``
         blends from) or with a feather band (the band blends its prediction into the photo). At ``detail=1``
-        without feathering the completion stage is the whole fill."""
-        return self.detail < 1.0 or self.feather > 0
+        without feathering the completion stage is the whole fill. ``detail=None`` (not resolved with
+        :meth:`for_model` yet) counts as running it."""
+        return self.detail is None or self.detail < 1.0 or self.feather > 0
 
 
 def _type_name(f: dataclasses.Field[Any]) -> str:

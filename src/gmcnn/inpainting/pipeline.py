@@ -201,6 +201,7 @@ class Inpainter:
     # -------------------------------------------------------------------------------------------- one fill
     def _prepare(self, image: Image.Image | np.ndarray, mask: Any, options: FillOptions, explain: bool) -> _Job:
         """Regions and plan of one fill, before the network runs."""
+        options = options.for_model(self.contract)  # what this model does with the options left to it
         timings: dict[str, float] = {}
         start = time.perf_counter()
         user = P.split_image(image)
@@ -259,7 +260,7 @@ class Inpainter:
             timings["model"] = timings.get("model", 0.0) + (t1 - t0)
             if canvas is not None:
                 canvas.stage("network", sl, P.tensor_to_rgb(pred), t1 - t0)
-                if options.detail <= 0:  # no completion stage to say how far its copies can be trusted
+                if options.detail == 0:  # no completion stage to say how far its copies can be trusted
                     canvas.trust(sl, _paper_confidence(hole))
         filled = self._complete(pred, rgb, hole, job, sl)
         t2 = time.perf_counter()
@@ -279,6 +280,7 @@ class Inpainter:
         """The completion stage on the window's hole: texture of the photo, blended with the network's fill as
         ``detail`` says (``coarse`` is None only at detail 1 without a feather band, where it is not used)."""
         detail = job.result.options.detail
+        assert detail is not None  # resolved by _prepare (FillOptions.for_model)
         if detail <= 0:
             assert coarse is not None
             return coarse

@@ -63,7 +63,7 @@ def _what(head: ImageHeader) -> str:
 def _fill_cost(inpainter: Inpainter, head: ImageHeader, plan: FillPlan, options: FillOptions) -> tuple[int, Any]:
     runner = inpainter.runner
     estimate = fill_memory(
-        head.height, head.width, plan, options,
+        head.height, head.width, plan, options.for_model(inpainter.contract),
         config=inpainter.generator.config, runtime=runner.runtime, precision=runner.precision,
     )  # fmt: skip
     return estimate.total, {**estimate.to_dict(), "strategy": plan.strategy, "windows": len(plan.windows)}

@@ -30,6 +30,9 @@ class Contract:
         process_size: the longest side it fills at by default (``FillOptions.process_size=None``): 512, or the
             size a release was made to run at (680 for the Places2 512x680 release, whose official test
             pipeline runs a 512x680 photo whole).
+        detail: the ``FillOptions.detail`` it fills at by default (``detail=None``): 1.0 (PatchMatch completion;
+            blind reviewers preferred it to the embedded network's own fill), 0.0 for the official releases (the
+            network's own fill, as the official code returns it).
     """
 
     value_range: tuple[float, float] = (-1.0, 1.0)
@@ -41,6 +44,7 @@ class Contract:
     trained_size: int = 256
     dataset: str = ""
     process_size: int = 512
+    detail: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able flat form (``value_range`` as a list)."""
@@ -51,7 +55,7 @@ class Contract:
     def feeding(self) -> dict[str, Any]:
         """The export file's ``"contract"`` object: how to feed the weights."""
         d = self.to_dict()
-        keys = ("value_range", "channel_order", "mask_polarity", "size_multiple", "min_size", "process_size")
+        keys = ("value_range", "channel_order", "mask_polarity", "size_multiple", "min_size", "process_size", "detail")
         return {k: d[k] for k in keys}
 
     def to_meta(self) -> dict[str, Any]:

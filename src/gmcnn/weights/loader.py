@@ -9,6 +9,7 @@ TensorFlow release (a Saver folder, a ``snap-*`` prefix or its ``.index``; read 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,9 @@ from gmcnn.weights.official_pth import load_official
 from gmcnn.weights.official_tf import is_tf_checkpoint, load_official_tf
 
 OFFICIAL_PTH = "official-celebahq-256-rect"  # the registry entry whose contract official .pth files share
+# Official-layout weights (the releases, and any .pth or TF folder in their format) fill as the official code does
+# by default: the network's own fill, no completion stage (FillOptions.detail=None -> Contract.detail).
+OFFICIAL_DETAIL = 0.0
 
 
 @dataclass
@@ -71,6 +75,7 @@ def load_weights(name_or_path: str | os.PathLike[str]) -> Weights:
             contract = release.contract
         else:
             contract = Contract.for_config(generator.config, trained_size=256)
+        contract = dataclasses.replace(contract, detail=OFFICIAL_DETAIL)
         meta = {"config": generator.config.to_dict(), **contract.to_meta()}
         return Weights(generator, contract, meta, path.name)
     if path.is_dir() and not (path / CONFIG_NAME).is_file() and (path / "export" / CONFIG_NAME).is_file():
@@ -108,6 +113,7 @@ def _from_tf(path: Path) -> Weights:
     generator, info = load_official_tf(path)
     entry = registry.match_tf_release(Path(info["prefix"]), generator.config.cnum)
     contract = entry.contract if entry and entry.contract else Contract.for_config(generator.config)
+    contract = dataclasses.replace(contract, detail=OFFICIAL_DETAIL)
     meta = {"architecture": "gmcnn_tf", "config": generator.config.to_dict(), **contract.to_meta(), "source": info}
     return Weights(generator, contract, meta, entry.name if entry else str(path))
 

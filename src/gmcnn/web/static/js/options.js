@@ -33,9 +33,12 @@ function choiceControl(id, o) {
   return { input, read: () => input.value };
 }
 
+/** A bounded number as a slider; a nullable one (left to the model) starts at the model's own value, set by
+ * describeAuto from the contract field of the same name. */
 function sliderControl(id, o, out) {
   const step = o.type === "integer" ? 1 : (o.maximum - o.minimum) / SLIDER_STEPS;
-  const input = node("input", { id, type: "range", min: o.minimum, max: o.maximum, step, value: o.default });
+  const value = o.default ?? o.maximum;
+  const input = node("input", { id, type: "range", min: o.minimum, max: o.maximum, step, value });
   const show = () => { out.textContent = shown(o, input.value); };
   input.addEventListener("input", show);
   show();
@@ -60,7 +63,7 @@ export function buildControls(options, onChange) {
     const label = node("label", { htmlFor: id, title: o.help }, labelOf(name, o), " ", out);
     let control;
     if (o.choices) control = choiceControl(id, o);
-    else if (o.nullable || o.minimum === undefined) control = numberControl(id, o);
+    else if (o.minimum === undefined || (o.nullable && !o.ends)) control = numberControl(id, o);
     else control = sliderControl(id, o, out);
     control.input.name = name;
     control.input.title = o.help;
@@ -82,11 +85,18 @@ export function optionFields() {
   return Object.fromEntries(Object.entries(S.controls).map(([name, c]) => [name, c.read()]));
 }
 
-/** What "auto" means for the nullable options now: the loaded model's own processing size. */
+/** What the nullable options mean for the loaded model: its contract's field of the same name (a box shows it
+ * as "auto (...)"; a slider moves to it, e.g. Detail: full texture for the embedded model, smooth for an
+ * official release, which fills as the official code does). Called again when another model is served. */
 export function describeAuto() {
-  const own = S.health && S.health.model.contract && S.health.model.contract.process_size;
-  for (const c of Object.values(S.controls)) {
-    if (c.option.nullable && c.option.image_side && own) c.input.placeholder = `auto (${own} ${c.option.unit || ""})`.replace(" )", ")");
+  const contract = (S.health && S.health.model.contract) || {};
+  for (const [name, c] of Object.entries(S.controls)) {
+    const own = contract[name];
+    if (!c.option.nullable || own === undefined || own === null) continue;
+    if (c.show) {
+      c.input.value = own;
+      c.show();
+    } else if (c.option.image_side) c.input.placeholder = `auto (${own} ${c.option.unit || ""})`.replace(" )", ")");
   }
 }
 
