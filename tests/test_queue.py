@@ -145,8 +145,10 @@ def test_full_queue_answers_503_with_retry_after(inpainter: Inpainter, picture: 
 
 
 def _fill_cost(inpainter: Inpainter, height: int, width: int, options: FillOptions) -> int:
-    """What the server reserves for a fill before the mask is read: the library's estimate of its plan."""
+    """What the server reserves for a fill before the mask is read: the library's estimate of its plan, with the
+    options the model decides (detail) resolved as the server resolves them."""
     runner = inpainter.runner
+    options = options.for_model(inpainter.contract)
     plan = provisional_plan(height, width, options, inpainter.contract.process_size)
     return fill_memory(height, width, plan, options, config=inpainter.generator.config, runtime=runner.runtime,
                        precision=runner.precision).total  # fmt: skip

@@ -35,10 +35,11 @@ from gmcnn.inpainting.windows import Box, FillPlan
 IMAGE_BYTES_PER_PIXEL = 28
 REGION_BYTES_PER_PIXEL = 16
 WINDOW_BYTES_PER_PIXEL = 72
-# Bytes per window pixel the completion stage (detail > 0) adds: float copies of the window, the upscaled
-# fill, and (explain) the source field and confidence; kept at the 160 measured for the earlier numba
-# completion (~120 on a 12 MP window that was nearly all hole), which held more per pixel than this one.
-DETAIL_BYTES_PER_PIXEL = 160
+# Bytes per window pixel the completion stage (detail > 0) adds: float copies of the window and the upscaled
+# PatchMatch fill (which itself runs at <= 512 px). Measured on a 16 MP window, peak RSS over the window's own
+# arrays: 49 at detail 1, 61 at detail 0.5; rounded up. An explained fill's source search is counted by the
+# server's EXPLAIN_BYTES_PER_PIXEL (gmcnn.web.routes).
+DETAIL_BYTES_PER_PIXEL = 72
 # The network's own estimate is measured with a pinned mmap threshold; in a long-lived process freed maps
 # are reused less tidily (a 1500x2000 "original" fill peaked at 0.97x the plain sum), so it gets headroom.
 NETWORK_HEADROOM = 1.25
