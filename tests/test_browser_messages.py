@@ -20,6 +20,7 @@ from helpers.browser import (
     press,
     sent,
     set_range,
+    show_settings,
     wait_fills,
 )
 
@@ -78,10 +79,14 @@ def test_the_large_hole_warning_is_sane_and_in_view(
     drag(page, [(60, 50), (75, 65)])  # 16 px: small for a model trained on 64 px images
     expect(warning).to_be_hidden()
     drag(page, [(10, 10), (180, 130)])  # most of the image
-    expect(warning).to_contain_text("trained on 64 px images")
+    expect(warning).to_contain_text("copies patches of the photo")  # full detail: the network does not run
     in_view(page, "#warning")
     across = int(re.search(r"about (\d+) px across", warning.text_content()).group(1))
     assert 64 < across <= max(W, H)
+    show_settings(page)
+    set_range(page, "#opt-detail", 0.5)  # the network's fill under the patches: its training size matters
+    expect(warning).to_contain_text("trained on 64 px images")
+    expect(warning).to_contain_text("blurry")
 
 
 def test_each_fill_says_which_model_made_it(page: Any, photo_file: Path, server: Any) -> None:

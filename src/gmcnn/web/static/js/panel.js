@@ -77,9 +77,15 @@ function warnings(plan, pct) {
   // Training holes were at most about half the training size wide, i.e. a depth of a quarter of it.
   if (Number.isFinite(plan.depth) && plan.depth > LARGE_HOLE_DEPTH * plan.T) {
     const wide = Math.min(Math.round(2 * plan.depth), Math.round(Math.max(S.W, S.H) * plan.scale));
-    out.push(`Large hole: about ${wide} px across as the model sees it, which was trained on ${plan.T} px ` +
-      `images with holes up to about ${Math.round(plan.T / 2)} px. Expect a blurry fill: fill it in smaller ` +
-      `pieces${plan.strategy !== "original" ? ", or lower the processing size (Advanced)" : ""}.`);
+    const smaller = `fill it in smaller pieces${plan.strategy !== "original" ? ", or lower the processing size (Advanced)" : ""}.`;
+    // At full detail the network does not run: the fill is patches of the photo, whose failure is not blur.
+    if (Number(optionFields().detail) >= 1) {
+      out.push(`Large hole: about ${wide} px across as the model sees it. The fill copies patches of the photo ` +
+        `into it; across a hole this large it may break structures that cross it or repeat what it copies: ${smaller}`);
+    } else {
+      out.push(`Large hole: about ${wide} px across as the model sees it, which was trained on ${plan.T} px ` +
+        `images with holes up to about ${Math.round(plan.T / 2)} px. Expect a blurry fill: ${smaller}`);
+    }
   }
   if (pct > 100 * LARGE_COVERAGE) out.push(`The mask covers ${pct.toFixed(0)}% of the image: little context is left to fill from.`);
   return out;
