@@ -58,6 +58,7 @@ def test_dynamic_onnx_matches_pytorch_at_several_sizes(rng: np.random.Generator)
         "size_multiple": 4,
         "min_size": 4,
         "process_size": 512,
+        "detail": 1.0,
     }
 
 
