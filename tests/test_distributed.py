@@ -230,6 +230,9 @@ def _rollback_worker(rank: int, port: int, run_dir: str) -> None:
         assert health.rollbacks == 1 and health.lr_scale == 0.5
         digests = gather_objects(weights_digest(m.generator, m.critic), info)
         assert digests == [before, before], digests  # every rank holds rank 0's checkpoint again
+        # Neither rank may close its gloo connections while the other still flushes the last collective:
+        # gloo aborts the process (SIGABRT) when its peer hangs up mid-transfer (seen once in CI).
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
