@@ -80,22 +80,25 @@ def complete(
     if not 0.0 <= detail <= 1.0:
         raise ValueError(f"detail must be in [0, 1], got {detail}")
     hole = np.asarray(hole, dtype=bool)
-    smooth = np.where(hole[..., None], np.clip(np.asarray(start, np.float32), 0, 255), rgb.astype(np.float32))
     timings: dict[str, float] = {}
     sources = confidence = None
-    if detail <= 0 or not hole.any() or hole.all():
-        filled = smooth
-    else:
+    filled = None  # uint8: PatchMatch's fill, known pixels unchanged
+    if detail > 0 and hole.any() and not hole.all():
         t0 = time.perf_counter()
-        filled = patchmatch_fill(rgb, hole, seed=seed).astype(np.float32)
+        filled = patchmatch_fill(rgb, hole, seed=seed)
         timings["patchmatch"] = time.perf_counter() - t0
         if explain:
             from gmcnn.inpainting.patch_search import copied_from  # numba: only when explaining
 
             t1 = time.perf_counter()
-            sources, confidence = copied_from(filled, hole, seed=seed, patch=PATCH_RADIUS)
+            sources, confidence = copied_from(filled.astype(np.float32), hole, seed=seed, patch=PATCH_RADIUS)
             timings["sources"] = time.perf_counter() - t1
-    out = smooth + detail * (filled - smooth) if detail < 1.0 else filled
+    if filled is not None and detail >= 1.0:
+        # full detail is PatchMatch's fill as it is: no float copies of a window that may be 16 MP
+        return Completion(image=filled, sources=sources, confidence=confidence, timings=timings)
+    # only hole pixels are blended (known pixels come from rgb below)
+    smooth = np.clip(np.asarray(start, np.float32), 0, 255)
+    out = smooth if filled is None else smooth + detail * (filled.astype(np.float32) - smooth)
     image = np.where(hole[..., None], np.clip(np.rint(out), 0, 255).astype(np.uint8), rgb)
     return Completion(image=image, sources=sources, confidence=confidence, timings=timings)
 
