@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,31 @@ def test_page_on_a_phone_taps_record_with_confidence_until_done(browser: Any, st
             ("0000", "right", 3), ("0001", "left", 1), ("0002", "right", 2), ("0003", "left", 2)]  # fmt: skip
         assert all(x["seconds"] >= 0 for x in lines)
         w.close(study)
+
+
+@pytest.mark.slow
+def test_a_name_typed_before_the_study_arrives_is_kept_and_start_works(browser: Any, study: Study) -> None:
+    """The study's description is held back while the judge types (a slow server or network); CI once lost the
+    typed name when it arrived, and Start then did nothing. Both orders of Start and arrival must work."""
+    held: list[Any] = []  # the held request for the study's description
+    with BackgroundServer(create_study_app(study.root)) as server:
+        for judge, press_before_arrival in (("late", False), ("quick", True)):
+            w = Watched(browser, server.url, viewport={"width": 1280, "height": 800})
+            page = w.page
+            held.clear()
+            page.route("**/api/v1/study", lambda route: held.append(route))
+            page.goto(server.url)
+            page.fill("#judge", judge)
+            if press_before_arrival:
+                page.click("#begin")
+            while not held:
+                page.wait_for_timeout(20)
+            held[0].continue_()
+            if not press_before_arrival:
+                expect(page.locator("#panel-left")).to_have_attribute("style", re.compile("aspect-ratio"))  # arrived
+                expect(page.locator("#judge")).to_have_value(judge)
+                page.click("#begin")
+            page.wait_for_selector("#judge-view:not([hidden])")
+            assert page.locator("#judge-view").get_attribute("data-pair") == "0000"
+            assert f"judge={judge}" in page.url
+            w.close(study)

@@ -99,14 +99,18 @@ function undo() {
   if (!$("undo").disabled) run(() => api(`${judgesPath()}/undo`, {}));
 }
 
-async function start(judge) {
+// `loaded` is the study's description, still on its way when a quick judge presses Start.
+async function start(loaded, judge) {
   state.judge = judge;
   localStorage.setItem(JUDGE_KEY, judge);
   const url = new URL(location.href);
   url.searchParams.set("judge", judge);
   history.replaceState(null, "", url);
   $("start").hidden = true;
-  await run(() => api(judgesPath()));
+  await run(async () => {
+    await loaded;
+    return api(judgesPath());
+  });
   if (!$("error").hidden) $("start").hidden = false;
 }
 
@@ -130,14 +134,20 @@ function onKey(event) {
   }
 }
 
-async function main() {
-  try {
-    state.study = await api("/api/v1/study");
-  } catch (error) {
-    showError(error);
-    return;
-  }
-  layoutTiles(state.study.layout);
+// Everything a judge can touch works from the first moment: the name is filled in and Start is wired before
+// the study's description arrives. Doing it after that request let a name typed meanwhile be overwritten by
+// the stored one (often empty), and the form's `required` then swallowed the press without a word.
+function main() {
+  const named = new URL(location.href).searchParams.get("judge");
+  $("judge").value = named || localStorage.getItem(JUDGE_KEY) || "";
+  const loaded = api("/api/v1/study").then((study) => {
+    state.study = study;
+    layoutTiles(study.layout);
+  });
+  $("start").addEventListener("submit", (event) => {
+    event.preventDefault();
+    start(loaded, $("judge").value.trim());
+  });
   $("panel-left").addEventListener("click", () => choose("left"));
   $("panel-right").addEventListener("click", () => choose("right"));
   for (const b of document.querySelectorAll("[data-level]")) {
@@ -145,14 +155,12 @@ async function main() {
   }
   $("undo").addEventListener("click", undo);
   document.addEventListener("keydown", onKey);
-  $("start").addEventListener("submit", (event) => {
-    event.preventDefault();
-    start($("judge").value.trim());
-  });
-  const given = new URL(location.href).searchParams.get("judge") || localStorage.getItem(JUDGE_KEY) || "";
-  $("judge").value = given;
   // A name in the address continues at once; otherwise the instructions and the name (shown) come first.
-  if (new URL(location.href).searchParams.get("judge")) start(given);
+  if (named) {
+    start(loaded, named);
+  } else {
+    loaded.catch(showError);
+  }
 }
 
 main();
