@@ -144,6 +144,8 @@ def test_every_release_has_a_preset_matching_its_contract():
         # The official PyTorch D step calls the critics on fake, then real; TF's stateless critics need no such care.
         assert cfg.critic_calls == ("concat" if entry.architecture == "gmcnn_tf" else "separate"), entry.name
         assert entry.contract.channel_order == ("BGR" if entry.architecture == "gmcnn_tf" else "RGB")
+        # What `gmcnn models` lists is what a fill uses: the network's own fill, as the official code returns it.
+        assert entry.contract.detail == 0.0, entry.name
 
 
 def _l2n(t: torch.Tensor) -> torch.Tensor:

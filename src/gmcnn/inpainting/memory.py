@@ -37,8 +37,8 @@ REGION_BYTES_PER_PIXEL = 16
 WINDOW_BYTES_PER_PIXEL = 72
 # Bytes per window pixel the completion stage (detail > 0) adds: the upscaled PatchMatch fill (which itself runs
 # at <= 512 px) and, below full detail, float copies for the blend. Measured on a 16 MP window, peak RSS over the
-# window's own arrays: 11 at detail 1, 52 at detail 0.5; kept at 72 for headroom. An explained fill's source search is counted by the
-# server's EXPLAIN_BYTES_PER_PIXEL (gmcnn.web.routes).
+# window's own arrays: 11 at detail 1, 52 at detail 0.5; kept at 72 for headroom. An explained fill's source
+# search is counted by the server's EXPLAIN_BYTES_PER_PIXEL (gmcnn.web.routes).
 DETAIL_BYTES_PER_PIXEL = 72
 # The network's own estimate is measured with a pinned mmap threshold; in a long-lived process freed maps
 # are reused less tidily (a 1500x2000 "original" fill peaked at 0.97x the plain sum), so it gets headroom.

@@ -13,6 +13,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+# Official-layout weights (the releases, and any .pth or TF folder in their format) fill as the official code does
+# by default: the network's own fill, no completion stage (FillOptions.detail=None -> Contract.detail).
+OFFICIAL_DETAIL = 0.0
+
 
 @dataclass(frozen=True, kw_only=True)
 class Contract:

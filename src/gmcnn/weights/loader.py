@@ -18,15 +18,12 @@ from typing import Any
 from gmcnn.errors import UserError
 from gmcnn.models.base import Generator
 from gmcnn.weights import registry
-from gmcnn.weights.contract import Contract
+from gmcnn.weights.contract import OFFICIAL_DETAIL, Contract
 from gmcnn.weights.format import CONFIG_NAME, load_generator
 from gmcnn.weights.official_pth import load_official
 from gmcnn.weights.official_tf import is_tf_checkpoint, load_official_tf
 
 OFFICIAL_PTH = "official-celebahq-256-rect"  # the registry entry whose contract official .pth files share
-# Official-layout weights (the releases, and any .pth or TF folder in their format) fill as the official code does
-# by default: the network's own fill, no completion stage (FillOptions.detail=None -> Contract.detail).
-OFFICIAL_DETAIL = 0.0
 
 
 @dataclass

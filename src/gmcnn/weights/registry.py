@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from gmcnn.weights.contract import Contract
+from gmcnn.weights.contract import OFFICIAL_DETAIL, Contract
 
 PACKAGE_WEIGHTS = Path(__file__).parent  # the embedded model files live in ./default/
 
@@ -109,7 +109,14 @@ register(
         "official-celebahq-256-rect",
         "official PyTorch GMCNN (CelebA-HQ 256, rectangular holes): a *_net_GM.pth in the folder 'celebahq256_rect'",
         source="https://github.com/shepnerd/inpainting_gmcnn (pytorch release, *_net_GM.pth)",
-        contract=Contract(size_multiple=4, min_size=196, trained_size=256, mask_type="rect", dataset="CelebA-HQ"),
+        contract=Contract(
+            size_multiple=4,
+            min_size=196,
+            trained_size=256,
+            mask_type="rect",
+            dataset="CelebA-HQ",
+            detail=OFFICIAL_DETAIL,
+        ),
         cnum=32,
         folder="celebahq256_rect",  # the official pytorch/scripts/test.sh loads the newest *.pth of this folder
         preset="official_celebahq_256_rect",
@@ -141,7 +148,8 @@ for _name, _folder, _data, _shape, _mask, _cnum, _file_id in _TF_RELEASES:
             source=_TF_SOURCE,
             # process_size: the official test pipeline runs a photo of the release's size whole, at full size
             contract=Contract(channel_order="BGR", size_multiple=4, min_size=4, trained_size=min(_shape),
-                              mask_type=_mask, dataset=_data, process_size=max(512, *_shape)),
+                              mask_type=_mask, dataset=_data, process_size=max(512, *_shape),
+                              detail=OFFICIAL_DETAIL),
             architecture="gmcnn_tf",
             cnum=_cnum,
             folder=_folder,
