@@ -146,7 +146,7 @@ class Inpainter:
 
     def plan(self, image: Image.Image | np.ndarray, mask: Any, options: FillOptions | None = None) -> FillPlan:
         """The plan :meth:`fill` would run (strategy chosen, windows, process size), without running the model."""
-        options = options or FillOptions()
+        options = (options or FillOptions()).for_model(self.contract)
         _, weight = fill_regions(P.split_image(image), mask, grow=options.grow, feather=options.feather)
         return self._plan(weight > 0, options)
 
@@ -213,9 +213,10 @@ class Inpainter:
         return _Job(image, user, hole, weight, plan, result, start, canvas)
 
     def _plan(self, region: np.ndarray, options: FillOptions) -> FillPlan:
+        assert options.process_size is not None  # resolved by FillOptions.for_model, as every option left to the model
         return plan_fill(
-            region, strategy=options.strategy, process_size=options.process_size or self.contract.process_size,
-            margin=options.margin, min_side=self.train_size,
+            region, strategy=options.strategy, process_size=options.process_size, margin=options.margin,
+            min_side=self.train_size,
         )  # fmt: skip
 
     def _run(self, job: _Job, *, progress: Callable[[int, int], None] | None = None) -> FillResult:
